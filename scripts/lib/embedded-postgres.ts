@@ -30,7 +30,8 @@ export async function startEmbeddedTimescale(
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     extensions: { timescaledb },
   });
-  await db.exec("CREATE EXTENSION IF NOT EXISTS timescaledb");
+  // PGlite starts with client_min_messages = debug3: every statement would carry DEBUG notices.
+  await db.exec("SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS timescaledb");
   const socketPort = options.socketPort ?? (await freePort());
   // pglite-socket is typed against @electric-sql/pglite; the TimescaleDB build has the same API.
   const server = new PGLiteSocketServer({ db: db as never, port: socketPort, host: "127.0.0.1" });
