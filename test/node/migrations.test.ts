@@ -1,0 +1,184 @@
+/**
+ * The migration runner: order, checksums, the advisory lock, tier choice, and the refusals, on the
+ * machine's PostgreSQL 15 and on the embedded TimescaleDB.
+ */
+import { cp, mkdtemp, readdir, rm, writeFile, appendFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { startEmbeddedTimescale } from "../../scripts/lib/embedded-postgres";
+import { MIGRATIONS_DIR, loadMigrations, migrate, resolveTier } from "../../scripts/lib/migrator";
+import { READ_TIER } from "../../src/storage/sql";
+import type { Tier } from "../../src/storage/tier";
+import { createTestDatabase, type TestDatabase } from "../support/postgres";
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function freshDb(): Promise<TestDatabase> {
+  const db = await createTestDatabase("eaw_migrate");
+  cleanups.push(() => db.drop());
+  return db;
+}
+
+async function copyMigrations(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "eaw-migrations-"));
+  await cp(MIGRATIONS_DIR, dir, { recursive: true });
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function query<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
+  const c = new pg.Client(url);
+  await c.connect();
+  try {
+    return (await c.query<R>(text, values)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+const filesFor = async (tier: Tier) =>
+  (await loadMigrations()).filter((f) => f.tiers.includes(tier)).map((f) => f.file);
+
+describe("migration files", () => {
+  it("give every tier one file per version, 0000 to 0005", async () => {
+    for (const tier of ["timescale", "timescale-apache", "postgres"] as const) {
+      expect((await filesFor(tier)).map((f) => f.slice(0, 4))).toEqual(["0000", "0001", "0002", "0003", "0004", "0005"]);
+    }
+  });
+});
+
+describe("migrate on PostgreSQL 15", () => {
+  it("applies every file for tier postgres, records it, and re-running is a no-op", async () => {
+    const db = await freshDb();
+    const lines: string[] = [];
+    const first = await migrate({ databaseUrl: db.url, log: (l) => lines.push(l) });
+    expect(first).toEqual({ tier: "postgres", applied: await filesFor("postgres") });
+    expect(lines).toContain("notice: analytics: TimescaleDB is not available on this server");
+    expect(await query(db.url, READ_TIER)).toEqual([{ tier: "postgres" }]);
+    const recorded = await query<{ file: string; checksum: string }>(db.url, `SELECT file, checksum FROM analytics_migrations ORDER BY version`);
+    const files = (await loadMigrations()).filter((f) => f.tiers.includes("postgres"));
+    expect(recorded).toEqual(files.map((f) => ({ file: f.file, checksum: f.checksum })));
+
+    expect(await migrate({ databaseUrl: db.url })).toEqual({ tier: "postgres", applied: [] });
+    expect(await migrate({ databaseUrl: db.url, tier: "postgres" })).toEqual({ tier: "postgres", applied: [] });
+  });
+
+  it("serialises concurrent runners: one applies everything, the other nothing", async () => {
+    const db = await freshDb();
+    const waits: string[] = [];
+    const results = await Promise.all(
+      [0, 1, 2].map(() => migrate({ databaseUrl: db.url, log: (l) => l.startsWith("waiting") && waits.push(l) })),
+    );
+    const applied = results.map((r) => r.applied).sort((x, y) => y.length - x.length);
+    expect(applied).toEqual([await filesFor("postgres"), [], []]);
+    expect(waits.length).toBeGreaterThan(0);
+    const count = await query<{ n: number }>(db.url, `SELECT count(*)::int AS n FROM analytics_migrations`);
+    expect(count[0]!.n).toBe((await filesFor("postgres")).length);
+  });
+
+  it("refuses an applied file that changed, naming it, and applies nothing", async () => {
+    const db = await freshDb();
+    const dir = await copyMigrations();
+    await migrate({ databaseUrl: db.url, migrationsDir: dir });
+    await appendFile(join(dir, "0001_core.sql"), "\n-- edited after it was applied\n");
+    await writeFile(join(dir, "0006_later.sql"), "CREATE TABLE analytics_later (id int);\n");
+    await expect(migrate({ databaseUrl: db.url, migrationsDir: dir })).rejects.toThrow(
+      /applied migration 0001_core\.sql has changed/,
+    );
+    expect(await query(db.url, `SELECT to_regclass('analytics_later') AS t`)).toEqual([{ t: null }]);
+  });
+
+  it("rolls back a failing file, names it with the line, and records nothing", async () => {
+    const db = await freshDb();
+    const dir = await copyMigrations();
+    await writeFile(join(dir, "0006_broken.sql"), "CREATE TABLE analytics_half (id int);\n\nSELECT no_such_column FROM analytics_half;\n");
+    await expect(migrate({ databaseUrl: db.url, migrationsDir: dir })).rejects.toThrow(
+      /migration 0006_broken\.sql failed \(line 3\): column "no_such_column" does not exist/,
+    );
+    expect(await query(db.url, `SELECT to_regclass('analytics_half') AS t`)).toEqual([{ t: null }]);
+    expect(await query(db.url, `SELECT count(*)::int AS n FROM analytics_migrations WHERE version = '0006'`)).toEqual([{ n: 0 }]);
+    // The files before it were applied and stay applied.
+    expect(await query(db.url, READ_TIER)).toEqual([{ tier: "postgres" }]);
+  });
+
+  it("runs a file marked no-transaction outside a transaction", async () => {
+    const db = await freshDb();
+    const dir = await copyMigrations();
+    await writeFile(
+      join(dir, "0006_concurrent_index.sql"),
+      "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS analytics_checks_hour_idx ON analytics_checks (hour)\n",
+    );
+    const result = await migrate({ databaseUrl: db.url, migrationsDir: dir });
+    expect(result.applied.at(-1)).toBe("0006_concurrent_index.sql");
+    expect(await query(db.url, `SELECT to_regclass('analytics_checks_hour_idx')::text AS i`)).toEqual([{ i: "analytics_checks_hour_idx" }]);
+  });
+
+  it("refuses a TimescaleDB tier on a server without TimescaleDB", async () => {
+    const db = await freshDb();
+    await expect(migrate({ databaseUrl: db.url, tier: "timescale" })).rejects.toThrow(
+      /ANALYTICS_DB_TIER=timescale, but this server offers only postgres/,
+    );
+  });
+
+  it("refuses unknown file names", async () => {
+    const dir = await copyMigrations();
+    await writeFile(join(dir, "0007_x.mysql.sql"), "SELECT 1;\n");
+    await expect(loadMigrations(dir)).rejects.toThrow(/0007_x\.mysql\.sql names unknown tier mysql/);
+    expect((await readdir(dir)).length).toBeGreaterThan(0);
+  });
+});
+
+describe("resolveTier", () => {
+  const cases: [Parameters<typeof resolveTier>, Tier | RegExp][] = [
+    [["auto", "timescale", null], "timescale"],
+    [["auto", "timescale-apache", null], "timescale-apache"],
+    [["auto", "postgres", null], "postgres"],
+    [["timescale-apache", "timescale", null], "timescale-apache"],
+    [["postgres", "timescale", null], "postgres"],
+    [["timescale", "timescale-apache", null], /offers only timescale-apache/],
+    [["auto", "timescale", "timescale-apache"], "timescale-apache"],
+    [["timescale", "timescale", "timescale-apache"], /migrated for tier timescale-apache/],
+    [["auto", "timescale-apache", "timescale"], /server now offers only timescale-apache/],
+  ];
+  for (const [args, want] of cases) {
+    it(`${args.join(", ")} → ${want}`, () => {
+      if (typeof want === "string") expect(resolveTier(...args)).toBe(want);
+      else expect(() => resolveTier(...args)).toThrow(want);
+    });
+  }
+});
+
+describe("migrate on the embedded TimescaleDB", () => {
+  const servers: { close(): Promise<void> }[] = [];
+  afterAll(async () => {
+    for (const s of servers) await s.close();
+  });
+
+  it("detects timescale, applies the timescale files, and re-running is a no-op", async () => {
+    const ts = await startEmbeddedTimescale();
+    servers.push(ts);
+    expect(await migrate({ databaseUrl: ts.socketUrl })).toEqual({ tier: "timescale", applied: await filesFor("timescale") });
+    expect(await migrate({ databaseUrl: ts.socketUrl })).toEqual({ tier: "timescale", applied: [] });
+    expect((await ts.db.query(READ_TIER)).rows).toEqual([{ tier: "timescale" }]);
+  }, 60_000);
+
+  it("forced to timescale-apache, keeps that tier on later auto runs and refuses to switch", async () => {
+    const ts = await startEmbeddedTimescale();
+    servers.push(ts);
+    expect(await migrate({ databaseUrl: ts.socketUrl, tier: "timescale-apache" })).toEqual({
+      tier: "timescale-apache",
+      applied: await filesFor("timescale-apache"),
+    });
+    expect(await migrate({ databaseUrl: ts.socketUrl })).toEqual({ tier: "timescale-apache", applied: [] });
+    await expect(migrate({ databaseUrl: ts.socketUrl, tier: "timescale" })).rejects.toThrow(
+      /migrated for tier timescale-apache; ANALYTICS_DB_TIER=timescale cannot change it/,
+    );
+    // The socket is free again after each run (the runner closes its one connection).
+    expect((await ts.db.query(READ_TIER)).rows).toEqual([{ tier: "timescale-apache" }]);
+  }, 60_000);
+});
