@@ -1,4 +1,13 @@
-import { Hono } from "hono";
-const app = new Hono<{ Bindings: Env }>();
-app.get("/health", (c) => c.json({ status: "ok", u: (c.env as unknown as Record<string, string>).UPSTASH_REDIS_REST_URL }));
-export default { fetch: app.fetch, async scheduled() {} } satisfies ExportedHandler<Env>;
+import { createApp } from "./app";
+import { runScheduled } from "./cron/schedule";
+import { createServices } from "./services";
+
+/** Composition root: the HTTP app and the Cron Trigger handler, wired to the real services. */
+const app = createApp(createServices);
+
+export default {
+  fetch: app.fetch,
+  async scheduled(controller, env, _ctx) {
+    await runScheduled(controller.cron, env, controller.scheduledTime);
+  },
+} satisfies ExportedHandler<Env>;

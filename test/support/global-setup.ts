@@ -1,5 +1,98 @@
+import { createServer, type Server } from "node:http";
 import type { TestProject } from "vitest/node";
+import { migrate } from "../../scripts/lib/migrator";
+import { startNeonBridge, type NeonBridge } from "../../scripts/lib/neon-bridge";
+import { freePort } from "../../scripts/lib/ports";
+import { startPrivateRedis } from "../../scripts/lib/redis-server";
+import { startUpstashBridge, type UpstashBridge } from "../../scripts/lib/upstash-bridge";
+import { createTestDatabase } from "./postgres";
+
+/**
+ * The real local stack every workerd test talks to: a private redis-server behind the Upstash
+ * bridge, a fresh PostgreSQL 15 database (migrated, tier `postgres`) behind the Neon bridge, and a
+ * small control server through which tests inside workerd stop and start those servers and read
+ * the bridges' round-trip counters. Everything is created per run and removed afterwards.
+ */
 export default async function setup(project: TestProject) {
-  project.provide("probe", "hello-from-setup");
+  const redis = await startPrivateRedis();
+  const database = await createTestDatabase();
+  const { tier } = await migrate({ databaseUrl: database.url, tier: "auto" });
+  const token = `test-${crypto.randomUUID()}`;
+  const upstash = await startUpstashBridge({ redisUrl: redis.url, token });
+  const neonPort = await freePort();
+  let neon: NeonBridge | undefined = await startNeonBridge({ backend: { kind: "pg" }, port: neonPort });
+
+  const control = await startControlServer({
+    "POST /redis/stop": () => redis.stop(),
+    "POST /redis/start": () => redis.start(),
+    "POST /postgres/stop": async () => {
+      await neon?.close();
+      neon = undefined;
+    },
+    "POST /postgres/start": async () => {
+      neon ??= await startNeonBridge({ backend: { kind: "pg" }, port: neonPort });
+    },
+    "GET /stats": async () => ({ redis: upstash.stats(), postgres: neon?.stats() ?? null }),
+    "POST /stats/reset": async () => {
+      upstash.resetStats();
+      neon?.resetStats();
+    },
+  });
+
+  project.provide("stack", {
+    upstashUrl: upstash.url,
+    upstashToken: token,
+    neonEndpoint: `http://127.0.0.1:${neonPort}/sql`,
+    // The Neon bridge ignores the host; the database name selects the fresh test database.
+    databaseUrl: `postgresql://postgres@db.localtest.me:5432/${database.name}`,
+    controlUrl: control.url,
+    tier,
+  });
+
+  return async () => {
+    await new Promise<void>((resolve) => control.server.close(() => resolve()));
+    await neon?.close();
+    await upstash.close();
+    await database.drop();
+    await redis.stop();
+  };
 }
-declare module "vitest" { export interface ProvidedContext { probe: string } }
+
+type Handler = () => Promise<unknown>;
+
+async function startControlServer(routes: Record<string, Handler>): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const handler = routes[`${req.method} ${req.url}`];
+    if (!handler) {
+      res.writeHead(404).end();
+      return;
+    }
+    handler().then(
+      (body) => {
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body ?? { ok: true }));
+      },
+      (error: unknown) => {
+        res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ error: String(error) }));
+      },
+    );
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${port}`, server };
+}
+
+/** What the workerd tests receive through `inject("stack")`. */
+export interface TestStack {
+  upstashUrl: string;
+  upstashToken: string;
+  neonEndpoint: string;
+  databaseUrl: string;
+  controlUrl: string;
+  tier: string;
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    stack: TestStack;
+  }
+}

@@ -1,0 +1,60 @@
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { requestId, type RequestIdVariables } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import { ConfigError } from "./config";
+import { ApiError } from "./errors";
+import { health } from "./routes/health";
+import type { Services } from "./services";
+
+/** Hono environment shared by every route: Worker bindings plus per-request variables. */
+export type AppEnv = {
+  Bindings: Env;
+  Variables: RequestIdVariables & { services: Services };
+};
+
+/** Builds the services for a request's `env`; tests pass fakes. */
+export type ServicesFactory = (env: Env) => Services;
+
+/**
+ * The HTTP application. `src/index.ts` wires the real services; route tests call
+ * `createApp(() => fakes).request(...)`.
+ */
+export function createApp(servicesFor: ServicesFactory) {
+  const app = new Hono<AppEnv>();
+  app.use(requestId());
+  app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
+  app.use(async (c, next) => {
+    c.set("services", servicesFor(c.env));
+    await next();
+  });
+
+  app.route("/health", health);
+
+  app.notFound((c) => c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}`, retryable: false } }, 404));
+
+  // One error boundary: a stable shape, a retry hint, never internals or secrets.
+  app.onError((error, c) => {
+    if (error instanceof ApiError) {
+      return error.getResponse();
+    }
+    if (error instanceof ConfigError) {
+      console.error(JSON.stringify({ level: "error", event: "config_invalid", problems: error.problems }));
+      c.header("Retry-After", "60");
+      return c.json(
+        { error: { code: "service_misconfigured", message: error.message, retryable: true } },
+        503,
+      );
+    }
+    if (error instanceof HTTPException) {
+      return c.json({ error: { code: "http_error", message: error.message, retryable: false } }, error.status);
+    }
+    const id = c.get("requestId");
+    console.error(JSON.stringify({ level: "error", event: "unhandled", request_id: id, error: String(error) }));
+    return c.json(
+      { error: { code: "internal_error", message: `Unexpected error (request ${id}); it has been logged.`, retryable: true } },
+      500,
+    );
+  });
+  return app;
+}

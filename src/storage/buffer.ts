@@ -1,0 +1,21 @@
+import type { EventRow } from "../domain/event";
+
+/**
+ * The write-ahead buffer entry format (one Redis stream entry per accepted batch, field `b`).
+ * Versioned so a drain running newer code can still read entries written by older code.
+ */
+export const BUFFER_ENTRY_VERSION = 1;
+
+/** Serialises a batch's normalised rows for the buffer stream. */
+export function bufferPayload(rows: readonly EventRow[]): string {
+  return JSON.stringify({ v: BUFFER_ENTRY_VERSION, rows });
+}
+
+/** Parses a buffer entry; throws (making the entry a poison candidate) when it is not one. */
+export function parseBufferPayload(text: string): EventRow[] {
+  const parsed = JSON.parse(text) as { v?: unknown; rows?: unknown };
+  if (parsed.v !== BUFFER_ENTRY_VERSION || !Array.isArray(parsed.rows)) {
+    throw new Error(`not a buffer entry of version ${BUFFER_ENTRY_VERSION}`);
+  }
+  return parsed.rows as EventRow[];
+}

@@ -1,0 +1,65 @@
+/**
+ * Every Redis key this project uses, in one place. Each key that grows either expires or is
+ * drained: nothing grows without bound (DESIGN.md §5).
+ */
+
+/** Hour-bucket counters and HyperLogLogs stay long enough for the hourly reconciliation to read
+ * every closed hour twice over, and for a late-running cron to catch up after a day. */
+export const HOUR_KEY_TTL_SECONDS = 3 * 24 * 3600;
+/** Minute buckets serve the real-time endpoint's window (≤ 60 minutes) with margin. */
+export const MINUTE_KEY_TTL_SECONDS = 2 * 3600;
+/** A resent batch within a day is recognised in Redis; PostgreSQL dedupes beyond that. */
+export const BATCH_DEDUPE_TTL_SECONDS = 24 * 3600;
+/** Sessions seen within this window count as active; older members are trimmed on every write. */
+export const ACTIVE_SESSION_WINDOW_MS = 30 * 60 * 1000;
+/** Rate-limit window length. */
+export const RATE_LIMIT_WINDOW_SECONDS = 60;
+
+/** Hash fields of a counter bucket. */
+export const COUNTER_FIELDS = {
+  total: "total",
+  event: (eventName: string) => `e:${eventName}`,
+  category: (category: string) => `c:${category}`,
+} as const;
+
+const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+
+/** `2026-11-26T07:00:00.000Z` → `2026112607` (UTC). */
+export function hourId(date: Date): string {
+  return `${date.getUTCFullYear()}${pad(date.getUTCMonth() + 1)}${pad(date.getUTCDate())}${pad(date.getUTCHours())}`;
+}
+
+/** `2026-11-26T07:42:10Z` → `202611260742` (UTC). */
+export function minuteId(date: Date): string {
+  return `${hourId(date)}${pad(date.getUTCMinutes())}`;
+}
+
+/** Key builders for one deployment (`prefix` is REDIS_KEY_PREFIX). */
+export function redisKeys(prefix: string) {
+  return {
+    /** Write-ahead buffer stream: one entry per accepted batch, deleted once stored in PostgreSQL. */
+    buffer: `${prefix}buffer`,
+    /** Entries that could not be stored after several tries, with their error. */
+    deadLetter: `${prefix}buffer:dead`,
+    /** Failed-attempt counts per buffer entry id (hash), for poison detection. */
+    bufferAttempts: `${prefix}buffer:attempts`,
+    /** Sorted set: session id → last-seen epoch ms. */
+    activeSessions: `${prefix}sessions:active`,
+    /** Marker that a batch (identified by its sorted event ids) was already accepted. */
+    batch: (batchHash: string) => `${prefix}batch:${batchHash}`,
+    /** Per-write-key request counter for the current window. */
+    rateLimit: (keyId: string, windowStart: number) => `${prefix}rl:${keyId}:${windowStart}`,
+    /** Hash of counters for one UTC hour (fields: COUNTER_FIELDS). */
+    hourCounters: (hour: string) => `${prefix}h:${hour}:n`,
+    /** HyperLogLog of user ids seen in one UTC hour. */
+    hourUsers: (hour: string) => `${prefix}h:${hour}:u`,
+    /** HyperLogLog of session ids seen in one UTC hour. */
+    hourSessions: (hour: string) => `${prefix}h:${hour}:s`,
+    /** Hash of counters for one UTC minute. */
+    minuteCounters: (minute: string) => `${prefix}m:${minute}:n`,
+    /** HyperLogLog of user ids seen in one UTC minute. */
+    minuteUsers: (minute: string) => `${prefix}m:${minute}:u`,
+  };
+}
+
+export type RedisKeys = ReturnType<typeof redisKeys>;
