@@ -1,5 +1,6 @@
 import { loadConfig, type Config } from "./config";
-import { createRedisClient, createSqlClient } from "./storage/clients";
+import type { Redis } from "@upstash/redis/cloudflare";
+import { createRedisClient, createSqlClient, type Sql } from "./storage/clients";
 import { PostgresStore, type EventStore } from "./storage/postgres-store";
 import { RedisIngestStore, type IngestRedis } from "./storage/redis-store";
 import type { Tier } from "./storage/tier";
@@ -7,6 +8,8 @@ import type { Tier } from "./storage/tier";
 /** Everything a request handler may use, built once per `env` from the configuration. */
 export interface Services {
   config: Config;
+  /** The raw clients, for adapters that build on them (one instance of each per env). */
+  clients: { redis: Redis; sql: Sql };
   ingestRedis: IngestRedis;
   events: EventStore;
   probes: {
@@ -25,9 +28,11 @@ export function createServices(env: Env): Services {
   if (cached) return cached;
   const config = loadConfig(env);
   const redis = createRedisClient(config);
-  const postgres = new PostgresStore(createSqlClient(config));
+  const sql = createSqlClient(config);
+  const postgres = new PostgresStore(sql);
   const services: Services = {
     config,
+    clients: { redis, sql },
     ingestRedis: new RedisIngestStore(redis, config.REDIS_KEY_PREFIX),
     events: postgres,
     probes: {

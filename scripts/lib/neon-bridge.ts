@@ -32,6 +32,13 @@ export type NeonBackend =
 
 export interface NeonBridgeOptions {
   backend: NeonBackend;
+  /**
+   * Extra embedded databases selected by the database name of the connection string (e.g.
+   * `{ timescale: db }` serves `postgresql://…/timescale` from that PGlite instance); every other
+   * name goes to `backend`. One endpoint can then serve several storage tiers, which matters
+   * because `neonConfig.fetchEndpoint` is global to the Worker isolate.
+   */
+  embedded?: Record<string, PGlite>;
   /** 0 or omitted: a free port. */
   port?: number;
   /** @default "127.0.0.1" */
@@ -173,6 +180,14 @@ export async function startNeonBridge(options: NeonBridgeOptions): Promise<NeonB
           countStatement,
         );
 
+  const embedded = new Map(
+    Object.entries(options.embedded ?? {}).map(([name, db]) => [
+      name,
+      pgliteExecutor(db, DEFAULT_PGLITE_LOCK_TIMEOUT_MS, countStatement),
+    ]),
+  );
+  const executorFor = (credentials: Credentials) => embedded.get(credentials.database) ?? executor;
+
   const server = createServer((req, res) => {
     route(req, res).catch((error: unknown) => {
       // Only reached if writing the response itself failed.
@@ -207,10 +222,10 @@ export async function startNeonBridge(options: NeonBridgeOptions): Promise<NeonB
       const payload = parsePayload(await readBody(req));
       if ("queries" in payload) {
         const begin = beginStatement(req);
-        const results = await executor.batch(credentials, payload.queries, begin);
+        const results = await executorFor(credentials).batch(credentials, payload.queries, begin);
         return { status: 200, body: { results: results.map((r) => shape(r, arrayMode)) } };
       }
-      return { status: 200, body: shape(await executor.single(credentials, payload), arrayMode) };
+      return { status: 200, body: shape(await executorFor(credentials).single(credentials, payload), arrayMode) };
     } catch (error) {
       if (isPostgresError(error)) return { status: 400, body: neonErrorBody(error) };
       if (error instanceof BadRequest) return { status: 400, body: neonErrorBody(error) };
@@ -247,6 +262,7 @@ export async function startNeonBridge(options: NeonBridgeOptions): Promise<NeonB
         server.closeAllConnections();
       });
       await executor.close();
+      for (const extra of embedded.values()) await extra.close();
     },
   };
 }

@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { TestProject } from "vitest/node";
+import { startEmbeddedTimescale } from "../../scripts/lib/embedded-postgres";
 import { migrate } from "../../scripts/lib/migrator";
 import { startNeonBridge, type NeonBridge } from "../../scripts/lib/neon-bridge";
 import { freePort } from "../../scripts/lib/ports";
@@ -17,10 +18,19 @@ export default async function setup(project: TestProject) {
   const redis = await startPrivateRedis();
   const database = await createTestDatabase();
   const { tier } = await migrate({ databaseUrl: database.url, tier: "auto" });
+  // The two TimescaleDB tiers on the embedded TimescaleDB (TSL): one as is, one forced to the
+  // Apache-edition code path that Neon and Supabase get.
+  const timescale = await startEmbeddedTimescale();
+  await migrate({ databaseUrl: timescale.socketUrl, tier: "auto" });
+  const apache = await startEmbeddedTimescale();
+  await migrate({ databaseUrl: apache.socketUrl, tier: "timescale-apache" });
+  const embedded = { [EMBEDDED_TIMESCALE_DB]: timescale.db, [EMBEDDED_APACHE_DB]: apache.db };
+
   const token = `test-${crypto.randomUUID()}`;
   const upstash = await startUpstashBridge({ redisUrl: redis.url, token });
   const neonPort = await freePort();
-  let neon: NeonBridge | undefined = await startNeonBridge({ backend: { kind: "pg" }, port: neonPort });
+  const startNeon = () => startNeonBridge({ backend: { kind: "pg" }, embedded, port: neonPort });
+  let neon: NeonBridge | undefined = await startNeon();
 
   const control = await startControlServer({
     "POST /redis/stop": () => redis.stop(),
@@ -30,7 +40,7 @@ export default async function setup(project: TestProject) {
       neon = undefined;
     },
     "POST /postgres/start": async () => {
-      neon ??= await startNeonBridge({ backend: { kind: "pg" }, port: neonPort });
+      neon ??= await startNeon();
     },
     "GET /stats": async () => ({ redis: upstash.stats(), postgres: neon?.stats() ?? null }),
     "POST /stats/reset": async () => {
@@ -45,6 +55,11 @@ export default async function setup(project: TestProject) {
     neonEndpoint: `http://127.0.0.1:${neonPort}/sql`,
     // The Neon bridge ignores the host; the database name selects the fresh test database.
     databaseUrl: `postgresql://postgres@db.localtest.me:5432/${database.name}`,
+    databaseUrls: {
+      postgres: `postgresql://postgres@db.localtest.me:5432/${database.name}`,
+      timescale: `postgresql://postgres@db.localtest.me:5432/${EMBEDDED_TIMESCALE_DB}`,
+      "timescale-apache": `postgresql://postgres@db.localtest.me:5432/${EMBEDDED_APACHE_DB}`,
+    },
     controlUrl: control.url,
     tier,
   });
@@ -54,9 +69,15 @@ export default async function setup(project: TestProject) {
     await neon?.close();
     await upstash.close();
     await database.drop();
+    await timescale.close();
+    await apache.close();
     await redis.stop();
   };
 }
+
+/** Database names the Neon bridge routes to the embedded TimescaleDB instances. */
+const EMBEDDED_TIMESCALE_DB = "embedded_timescale";
+const EMBEDDED_APACHE_DB = "embedded_timescale_apache";
 
 type Handler = () => Promise<unknown>;
 
@@ -86,7 +107,10 @@ export interface TestStack {
   upstashUrl: string;
   upstashToken: string;
   neonEndpoint: string;
+  /** The `postgres`-tier database (also in databaseUrls). */
   databaseUrl: string;
+  /** One migrated database per storage tier, all behind the same Neon bridge endpoint. */
+  databaseUrls: Record<"postgres" | "timescale" | "timescale-apache", string>;
   controlUrl: string;
   tier: string;
 }
