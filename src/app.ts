@@ -4,7 +4,9 @@ import { requestId, type RequestIdVariables } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { ConfigError } from "./config";
 import { ApiError } from "./errors";
+import { errorSummary, logEvent } from "./log";
 import { health } from "./routes/health";
+import { ingest } from "./routes/ingest";
 import type { Services } from "./services";
 
 /** Hono environment shared by every route: Worker bindings plus per-request variables. */
@@ -30,6 +32,7 @@ export function createApp(servicesFor: ServicesFactory) {
   });
 
   app.route("/health", health);
+  app.route("/api/v1/analytics", ingest);
 
   app.notFound((c) => c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}`, retryable: false } }, 404));
 
@@ -39,7 +42,7 @@ export function createApp(servicesFor: ServicesFactory) {
       return error.getResponse();
     }
     if (error instanceof ConfigError) {
-      console.error(JSON.stringify({ level: "error", event: "config_invalid", problems: error.problems }));
+      logEvent("error", "config_invalid", { problems: error.problems });
       c.header("Retry-After", "60");
       return c.json(
         { error: { code: "service_misconfigured", message: error.message, retryable: true } },
@@ -50,7 +53,7 @@ export function createApp(servicesFor: ServicesFactory) {
       return c.json({ error: { code: "http_error", message: error.message, retryable: false } }, error.status);
     }
     const id = c.get("requestId");
-    console.error(JSON.stringify({ level: "error", event: "unhandled", request_id: id, error: String(error) }));
+    logEvent("error", "unhandled", { request_id: id, error: errorSummary(error) });
     return c.json(
       { error: { code: "internal_error", message: `Unexpected error (request ${id}); it has been logged.`, retryable: true } },
       500,

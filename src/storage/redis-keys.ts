@@ -18,6 +18,8 @@ export const RATE_LIMIT_WINDOW_SECONDS = 60;
 /** Hash fields of a counter bucket. */
 export const COUNTER_FIELDS = {
   total: "total",
+  /** Of `total`, events flagged as bots (counted, never dropped). */
+  bots: "bots",
   event: (eventName: string) => `e:${eventName}`,
   category: (category: string) => `c:${category}`,
 } as const;

@@ -1,4 +1,5 @@
 import type { Redis } from "@upstash/redis/cloudflare";
+import type { BucketCounters, CounterPlan } from "../domain/counter-plan";
 import { INGEST_SCRIPT } from "./ingest-script";
 import {
   ACTIVE_SESSION_WINDOW_MS,
@@ -13,25 +14,6 @@ import {
   type RedisKeys,
 } from "./redis-keys";
 
-/** Counts for one time bucket, aggregated in the worker so Redis sees one HINCRBY per name. */
-export interface BucketCounts {
-  /** Bucket start (UTC). */
-  start: Date;
-  total: number;
-  byEvent: ReadonlyMap<string, number>;
-  byCategory: ReadonlyMap<string, number>;
-  users: readonly string[];
-  sessions: readonly string[];
-}
-
-/** Everything one batch adds to the real-time counters. */
-export interface CounterIncrements {
-  hours: readonly BucketCounts[];
-  minutes: readonly BucketCounts[];
-  /** Session id → last-seen epoch ms. */
-  sessionsLastSeen: ReadonlyMap<string, number>;
-}
-
 export interface RecordBatchInput {
   /** Identity of the batch: a hash of its sorted event ids. */
   batchHash: string;
@@ -39,7 +21,7 @@ export interface RecordBatchInput {
   rateLimitId: string;
   /** The buffer entry (JSON of the normalised rows). */
   payload: string;
-  counters: CounterIncrements;
+  counters: CounterPlan;
   now: Date;
   rateLimitPerWindow: number;
   bufferCap: number;
@@ -83,24 +65,25 @@ export function buildScriptCall(keys: RedisKeys, input: RecordBatchInput): { key
     ops.t.push([index, ttl]);
     return index;
   };
-  const addCounts = (counterKey: number, bucket: BucketCounts) => {
+  const addCounts = (counterKey: number, bucket: BucketCounters) => {
     ops.i.push([counterKey, COUNTER_FIELDS.total, bucket.total]);
-    for (const [name, n] of bucket.byEvent) ops.i.push([counterKey, COUNTER_FIELDS.event(name), n]);
+    if (bucket.bots > 0) ops.i.push([counterKey, COUNTER_FIELDS.bots, bucket.bots]);
+    for (const [name, n] of bucket.byEventName) ops.i.push([counterKey, COUNTER_FIELDS.event(name), n]);
     for (const [category, n] of bucket.byCategory) ops.i.push([counterKey, COUNTER_FIELDS.category(category), n]);
   };
 
   for (const hour of input.counters.hours) {
-    const id = hourId(hour.start);
+    const id = hourId(new Date(hour.startMs));
     addCounts(addKey(keys.hourCounters(id), HOUR_KEY_TTL_SECONDS), hour);
-    if (hour.users.length > 0) ops.p.push([addKey(keys.hourUsers(id), HOUR_KEY_TTL_SECONDS), ...hour.users]);
-    if (hour.sessions.length > 0) ops.p.push([addKey(keys.hourSessions(id), HOUR_KEY_TTL_SECONDS), ...hour.sessions]);
+    if (hour.userIds.length > 0) ops.p.push([addKey(keys.hourUsers(id), HOUR_KEY_TTL_SECONDS), ...hour.userIds]);
+    if (hour.sessionIds.length > 0) ops.p.push([addKey(keys.hourSessions(id), HOUR_KEY_TTL_SECONDS), ...hour.sessionIds]);
   }
   for (const minute of input.counters.minutes) {
-    const id = minuteId(minute.start);
+    const id = minuteId(new Date(minute.startMs));
     addCounts(addKey(keys.minuteCounters(id), MINUTE_KEY_TTL_SECONDS), minute);
-    if (minute.users.length > 0) ops.p.push([addKey(keys.minuteUsers(id), MINUTE_KEY_TTL_SECONDS), ...minute.users]);
+    if (minute.userIds.length > 0) ops.p.push([addKey(keys.minuteUsers(id), MINUTE_KEY_TTL_SECONDS), ...minute.userIds]);
   }
-  for (const [session, lastSeen] of input.counters.sessionsLastSeen) ops.z.push(lastSeen, session);
+  for (const { session_id, lastSeenMs } of input.counters.sessions) ops.z.push(lastSeenMs, session_id);
 
   const args = [
     String(input.now.getTime()),

@@ -1,0 +1,425 @@
+/**
+ * Normalisation of one zod-validated event into an {@link EventRow} (all but `event_id`): alias
+ * resolution, clock-skew correction, age/future checks, property-shape limits and prototype-key
+ * removal, URL scrubbing and bot flagging. Pure: the clock is an argument.
+ */
+import { isbot } from "isbot";
+import type { EventRow } from "./event";
+import type { EventIdSource } from "./event-id";
+import { normalizeClientEventId } from "./event-id";
+import type { EventInput, RejectionCode } from "./event-schema";
+import {
+  MAX_ARRAY_LENGTH,
+  MAX_EVENT_AGE_MS,
+  MAX_FUTURE_SKEW_MS,
+  MAX_KEY_LENGTH,
+  MAX_OBJECT_DEPTH,
+  MAX_OBJECT_KEYS,
+  MAX_STRING_VALUE_LENGTH,
+  MAX_URL_LENGTH,
+  MIN_EPOCH_MS,
+} from "./limits";
+import { DEFAULT_URL_SCRUB, scrubUrl, type UrlScrubOptions } from "./url-scrub";
+
+/** Row flags this module sets (EventRow.flags). */
+export const FLAGS = {
+  /** The corrected time was in the future (≤ maxFutureSkewMs) and was set to received_at. */
+  futureClamped: "future_clamped",
+  /** The user agent (device_info's, else the request's) matched `isbot`. Flagged, never dropped. */
+  bot: "bot",
+  /** `__proto__`/`constructor`/`prototype` keys were removed from properties or device_info. */
+  unsafeKeysDropped: "unsafe_keys_dropped",
+  /** page_url could not be parsed as a URL and was stored as null. */
+  invalidPageUrl: "invalid_page_url",
+  /** referrer could not be parsed as a URL and was stored as null. */
+  invalidReferrer: "invalid_referrer",
+  /** The event_id was derived from content (the client sent none). Set by prepareBatch. */
+  derivedId: "derived_id",
+} as const;
+
+/** Tunables of normalisation. Every field has a safe default in {@link DEFAULT_NORMALIZE_OPTIONS}. */
+export interface NormalizeOptions {
+  /** How page_url and referrer are scrubbed. @default DEFAULT_URL_SCRUB (keep utm_* and ref) */
+  urlScrub: UrlScrubOptions;
+  /** Future offset clamped rather than rejected. @default MAX_FUTURE_SKEW_MS (24 h) */
+  maxFutureSkewMs: number;
+  /** Oldest accepted corrected time, relative to received_at. @default MAX_EVENT_AGE_MS (7 d) */
+  maxEventAgeMs: number;
+}
+
+export const DEFAULT_NORMALIZE_OPTIONS: NormalizeOptions = Object.freeze({
+  urlScrub: DEFAULT_URL_SCRUB,
+  maxFutureSkewMs: MAX_FUTURE_SKEW_MS,
+  maxEventAgeMs: MAX_EVENT_AGE_MS,
+});
+
+/** Per-batch facts shared by every event of the batch (computed once by prepareBatch). */
+export interface BatchFacts {
+  receivedAtMs: number;
+  receivedAtIso: string;
+  /** The envelope's sent_at in epoch ms, or null. */
+  sentAtMs: number | null;
+  /** The request's User-Agent header, used when device_info carries none. */
+  requestUserAgent: string | null;
+  options: NormalizeOptions;
+  /** isbot results per user agent within this batch (events of a batch share one UA). */
+  botCache: Map<string, boolean>;
+  /** Scrubbed URLs within this batch (a batch's events mostly share a page and a referrer). */
+  urlCache: Map<string, string | null>;
+}
+
+/** A normalised event, or the reason it is rejected. */
+export type NormalizeOutcome =
+  | {
+      ok: true;
+      /** The row without event_id (set by the caller once the id is known). */
+      row: Omit<EventRow, "event_id">;
+      /** Lower-cased client id, or null when the id must be derived from `idSource`. */
+      clientEventId: string | null;
+      /** Present when clientEventId is null. */
+      idSource: EventIdSource | null;
+    }
+  | { ok: false; code: RejectionCode; message: string };
+
+const UNSAFE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+/** The YYYY-MM-DD prefix that `z.iso.datetime` guarantees; used to refuse Feb 30 (Date.parse rolls it over). */
+const ISO_DATE_PREFIX = /^(\d{4})-(\d{2})-(\d{2})/;
+/** Largest time value a JS Date can represent (ECMA-262 §21.4.1.1). */
+const MAX_DATE_MS = 8.64e15;
+
+/** The exact form `Date.prototype.toISOString` produces; such a client string is reused as is. */
+const CANONICAL_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+const reject = (code: RejectionCode, message: string): NormalizeOutcome => ({ ok: false, code, message });
+
+/**
+ * Parses a client timestamp (already shape-checked by zod) to epoch ms.
+ * @returns the time, or an error message.
+ */
+export function parseClientTime(value: string | number): number | string {
+  if (typeof value === "number") {
+    if (value < MIN_EPOCH_MS) return `must be epoch milliseconds; ${value} looks like seconds`;
+    if (value > MAX_DATE_MS) return "is beyond the representable date range";
+    return Math.floor(value);
+  }
+  const ms = Date.parse(value);
+  const m = ISO_DATE_PREFIX.exec(value);
+  if (Number.isNaN(ms) || !m) return `is not a valid date-time: ${JSON.stringify(value)}`;
+  // Date.parse turns 2024-02-30 into March 1st; a calendar date that does not exist is an error.
+  const day = Number(m[3]);
+  if (day > new Date(Date.UTC(Number(m[1]), Number(m[2]), 0)).getUTCDate()) {
+    return `is not a valid date-time: ${JSON.stringify(value)}`;
+  }
+  return ms;
+}
+
+/** Result of the time arithmetic (exported for direct table tests). */
+export type EventTime =
+  | { ok: true; timeMs: number; clientTimeMs: number | null; skewMs: number; futureClamped: boolean }
+  | { ok: false; code: "too_old" | "too_far_in_future"; message: string };
+
+/**
+ * Segment's clock-skew correction: the client's clock may be wrong, but the interval between
+ * creating and sending an event is measured on that same clock, so
+ * `time = received_at − (sent_at − timestamp)`. Without sent_at the timestamp is trusted; without
+ * a timestamp the event happened "now" (received_at).
+ *
+ * @example
+ * // device clock 1 h fast; the event was created 10 s before sending
+ * computeEventTime({ receivedAtMs: T, sentAtMs: T + 3_600_000, clientTimeMs: T + 3_590_000 }, opts)
+ * // → { ok: true, timeMs: T - 10_000, skewMs: -3_600_000, … }
+ */
+export function computeEventTime(
+  input: { receivedAtMs: number; sentAtMs: number | null; clientTimeMs: number | null },
+  options: Pick<NormalizeOptions, "maxFutureSkewMs" | "maxEventAgeMs">,
+): EventTime {
+  const { receivedAtMs, sentAtMs, clientTimeMs } = input;
+  const skewMs = sentAtMs === null ? 0 : receivedAtMs - sentAtMs;
+  let timeMs = clientTimeMs === null ? receivedAtMs : clientTimeMs + skewMs;
+  let futureClamped = false;
+  if (timeMs > receivedAtMs) {
+    const ahead = timeMs - receivedAtMs;
+    if (ahead > options.maxFutureSkewMs) {
+      return {
+        ok: false,
+        code: "too_far_in_future",
+        message: `timestamp: corrected time is ${formatDuration(ahead)} after received_at; at most ${formatDuration(options.maxFutureSkewMs)} is accepted`,
+      };
+    }
+    timeMs = receivedAtMs;
+    futureClamped = true;
+  } else if (receivedAtMs - timeMs > options.maxEventAgeMs) {
+    return {
+      ok: false,
+      code: "too_old",
+      message: `timestamp: corrected time is ${formatDuration(receivedAtMs - timeMs)} before received_at; at most ${formatDuration(options.maxEventAgeMs)} is accepted`,
+    };
+  }
+  return { ok: true, timeMs, clientTimeMs, skewMs, futureClamped };
+}
+
+function formatDuration(ms: number): string {
+  if (ms >= 2 * 86_400_000) return `${+(ms / 86_400_000).toFixed(2)} d`;
+  if (ms >= 3_600_000) return `${+(ms / 3_600_000).toFixed(2)} h`;
+  return `${+(ms / 1000).toFixed(3)} s`;
+}
+
+/** Mutable state of one sanitize walk (one per object field). */
+interface WalkState {
+  keys: number;
+  dropped: boolean;
+  /** Set on the first violation: message, and the path collected while unwinding. */
+  error: string | null;
+  path: string[];
+}
+
+/** Marker returned up the recursion when a limit is exceeded. */
+const FAILED = Symbol("failed");
+
+/**
+ * Checks one JSON value inside properties/device_info against the shape limits and removes
+ * prototype-sensitive keys. Copy-on-write: returns the same object when nothing changed, so the
+ * common case allocates nothing.
+ */
+function sanitizeValue(value: unknown, depth: number, state: WalkState): unknown {
+  if (typeof value === "string") {
+    if (value.length > MAX_STRING_VALUE_LENGTH) {
+      state.error = `string of ${value.length} characters exceeds ${MAX_STRING_VALUE_LENGTH} (MAX_STRING_VALUE_LENGTH)`;
+      return FAILED;
+    }
+    return value;
+  }
+  if (value === null || typeof value !== "object") return value;
+  if (depth > MAX_OBJECT_DEPTH) {
+    state.error = `nested deeper than ${MAX_OBJECT_DEPTH} levels (MAX_OBJECT_DEPTH)`;
+    return FAILED;
+  }
+  if (Array.isArray(value)) {
+    if (value.length > MAX_ARRAY_LENGTH) {
+      state.error = `array of ${value.length} elements exceeds ${MAX_ARRAY_LENGTH} (MAX_ARRAY_LENGTH)`;
+      return FAILED;
+    }
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      const s = sanitizeValue(v, depth + 1, state);
+      if (s === FAILED) {
+        state.path.push(`[${i}]`);
+        return FAILED;
+      }
+      if (s !== v) {
+        out ??= value.slice(0, i);
+      }
+      if (out) out.push(s);
+    }
+    return out ?? value;
+  }
+  const record = value as Record<string, unknown>;
+  let out: Record<string, unknown> | undefined;
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) continue;
+    const v = record[key];
+    if (UNSAFE_KEYS.has(key)) {
+      state.dropped = true;
+      out ??= copyBefore(record, key);
+      continue;
+    }
+    if (++state.keys > MAX_OBJECT_KEYS) {
+      state.error = `more than ${MAX_OBJECT_KEYS} keys in total (MAX_OBJECT_KEYS)`;
+      return FAILED;
+    }
+    if (key.length > MAX_KEY_LENGTH) {
+      state.error = `key of ${key.length} characters exceeds ${MAX_KEY_LENGTH} (MAX_KEY_LENGTH)`;
+      state.path.push(`.${key.slice(0, 32)}…`);
+      return FAILED;
+    }
+    const s = sanitizeValue(v, depth + 1, state);
+    if (s === FAILED) {
+      state.path.push(`.${key}`);
+      return FAILED;
+    }
+    if (s !== v) out ??= copyBefore(record, key);
+    if (out) out[key] = s;
+  }
+  return out ?? record;
+}
+
+/** A fresh object with the (safe) own keys of `record` that come before `stop` in iteration order. */
+function copyBefore(record: Record<string, unknown>, stop: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key in record) {
+    if (key === stop) break;
+    if (Object.hasOwn(record, key) && !UNSAFE_KEYS.has(key)) out[key] = record[key];
+  }
+  return out;
+}
+
+/**
+ * Validates and cleans properties/device_info. The result never contains `__proto__`,
+ * `constructor` or `prototype` keys at any depth, so no consumer that merges it with `[[Set]]`
+ * semantics (Object.assign, lodash merge) can reach an object prototype.
+ */
+export function sanitizeJsonObject(
+  value: Record<string, unknown>,
+  field: string,
+): { ok: true; value: Record<string, unknown>; dropped: boolean } | { ok: false; message: string } {
+  const state: WalkState = { keys: 0, dropped: false, error: null, path: [] };
+  const out = sanitizeValue(value, 1, state);
+  if (out === FAILED) return { ok: false, message: `${field}${state.path.reverse().join("")}: ${state.error}` };
+  return { ok: true, value: out as Record<string, unknown>, dropped: state.dropped };
+}
+
+type Resolved<T> = { ok: true; value: T | null } | { ok: false; message: string };
+
+/** snake_case wins; both spellings with different non-null values is a client bug worth reporting. */
+function resolveAlias<T>(snake: T | null | undefined, camel: T | null | undefined, name: string, aliasName: string): Resolved<T> {
+  if (snake != null && camel != null && snake !== camel) {
+    return { ok: false, message: `${name}: conflicts with ${aliasName}; send one of them` };
+  }
+  return { ok: true, value: snake ?? camel ?? null };
+}
+
+function scrubCached(raw: string, facts: BatchFacts): string | null {
+  let out = facts.urlCache.get(raw);
+  if (out === undefined) {
+    out = scrubUrl(raw, facts.options.urlScrub);
+    facts.urlCache.set(raw, out);
+  }
+  return out;
+}
+
+const emptyToNull = (s: string | null): string | null => (s === "" ? null : s);
+
+function userAgentOf(deviceInfo: Record<string, unknown> | null): string | null {
+  if (!deviceInfo) return null;
+  const ua = deviceInfo.user_agent ?? deviceInfo.userAgent;
+  return typeof ua === "string" && ua !== "" ? ua : null;
+}
+
+/**
+ * Normalises one event that passed {@link EventSchema}. `raw` is the same event as parsed from
+ * JSON: properties and device_info are read from it (not from zod's copy) so that the sanitize walk
+ * sees every own key, `__proto__` included, and can flag its removal.
+ */
+export function normalizeEvent(event: EventInput, raw: Record<string, unknown>, facts: BatchFacts): NormalizeOutcome {
+  const name = resolveAlias(event.event_name, event.eventName, "event_name", "eventName");
+  if (!name.ok) return reject("invalid_field", name.message);
+  if (name.value === null) return reject("invalid_field", "event_name: required");
+  if (event.category == null) return reject("invalid_field", "category: required");
+  const user = resolveAlias(event.user_id, event.userId, "user_id", "userId");
+  if (!user.ok) return reject("invalid_field", user.message);
+  const session = resolveAlias(event.session_id, event.sessionId, "session_id", "sessionId");
+  if (!session.ok) return reject("invalid_field", session.message);
+  const pageUrlRaw = resolveAlias(event.page_url, event.pageUrl, "page_url", "pageUrl");
+  if (!pageUrlRaw.ok) return reject("invalid_field", pageUrlRaw.message);
+  const id = resolveAlias(event.event_id, event.eventId, "event_id", "eventId");
+  if (!id.ok) return reject("invalid_field", id.message);
+  let clientEventId: string | null = null;
+  if (id.value !== null) {
+    clientEventId = normalizeClientEventId(id.value);
+    if (clientEventId === null) return reject("invalid_field", "event_id: the nil and max UUIDs are not event ids");
+  }
+  if (raw.device_info != null && raw.deviceInfo != null) {
+    return reject("invalid_field", "device_info: conflicts with deviceInfo; send one of them");
+  }
+
+  // Time first: it is the cheapest check that can reject.
+  let clientTimeMs: number | null = null;
+  if (event.timestamp !== undefined) {
+    const t = parseClientTime(event.timestamp);
+    if (typeof t === "string") return reject("invalid_field", `timestamp: ${t}`);
+    clientTimeMs = t;
+  }
+  const time = computeEventTime(
+    { receivedAtMs: facts.receivedAtMs, sentAtMs: facts.sentAtMs, clientTimeMs },
+    facts.options,
+  );
+  if (!time.ok) return reject(time.code, time.message);
+
+  const flags: string[] = [];
+  if (time.futureClamped) flags.push(FLAGS.futureClamped);
+
+  let properties: Record<string, unknown> = {};
+  const rawProperties = raw.properties as Record<string, unknown> | null | undefined;
+  if (rawProperties != null) {
+    const p = sanitizeJsonObject(rawProperties, "properties");
+    if (!p.ok) return reject("too_large", p.message);
+    properties = p.value;
+    if (p.dropped) flags.push(FLAGS.unsafeKeysDropped);
+  }
+  let deviceInfo: Record<string, unknown> | null = null;
+  const rawDevice = (raw.device_info ?? raw.deviceInfo) as Record<string, unknown> | null | undefined;
+  if (rawDevice != null) {
+    const d = sanitizeJsonObject(rawDevice, raw.device_info != null ? "device_info" : "deviceInfo");
+    if (!d.ok) return reject("too_large", d.message);
+    deviceInfo = d.value;
+    if (d.dropped && !flags.includes(FLAGS.unsafeKeysDropped)) flags.push(FLAGS.unsafeKeysDropped);
+  }
+
+  const rawPage = emptyToNull(pageUrlRaw.value);
+  const rawReferrer = emptyToNull(event.referrer ?? null);
+  let pageUrl: string | null = null;
+  if (rawPage !== null) {
+    pageUrl = scrubCached(rawPage, facts);
+    if (pageUrl === null) flags.push(FLAGS.invalidPageUrl);
+    else if (pageUrl.length > MAX_URL_LENGTH) {
+      return reject("too_large", `page_url: ${pageUrl.length} characters after scrubbing exceeds ${MAX_URL_LENGTH} (MAX_URL_LENGTH)`);
+    }
+  }
+  let referrer: string | null = null;
+  if (rawReferrer !== null) {
+    referrer = scrubCached(rawReferrer, facts);
+    if (referrer === null) flags.push(FLAGS.invalidReferrer);
+    else if (referrer.length > MAX_URL_LENGTH) {
+      return reject("too_large", `referrer: ${referrer.length} characters after scrubbing exceeds ${MAX_URL_LENGTH} (MAX_URL_LENGTH)`);
+    }
+  }
+
+  const ua = userAgentOf(deviceInfo) ?? facts.requestUserAgent;
+  if (ua !== null) {
+    let bot = facts.botCache.get(ua);
+    if (bot === undefined) {
+      bot = isbot(ua);
+      facts.botCache.set(ua, bot);
+    }
+    if (bot) flags.push(FLAGS.bot);
+  }
+
+  const userId = emptyToNull(user.value);
+  const sessionId = emptyToNull(session.value);
+  const row: Omit<EventRow, "event_id"> = {
+    time: time.timeMs === facts.receivedAtMs ? facts.receivedAtIso : new Date(time.timeMs).toISOString(),
+    event_name: name.value,
+    category: event.category,
+    user_id: userId,
+    session_id: sessionId,
+    properties,
+    device_info: deviceInfo,
+    page_url: pageUrl,
+    referrer,
+    received_at: facts.receivedAtIso,
+    client_time:
+      clientTimeMs === null
+        ? null
+        : typeof event.timestamp === "string" && CANONICAL_ISO.test(event.timestamp)
+          ? event.timestamp
+          : new Date(clientTimeMs).toISOString(),
+    skew_ms: time.skewMs,
+    flags,
+  };
+  const idSource: EventIdSource | null =
+    clientEventId !== null
+      ? null
+      : {
+          event_name: name.value,
+          category: event.category,
+          timestamp: event.timestamp ?? null,
+          user_id: userId,
+          session_id: sessionId,
+          properties,
+          device_info: deviceInfo,
+          page_url: rawPage,
+          referrer: rawReferrer,
+        };
+  return { ok: true, row, clientEventId, idSource };
+}
