@@ -1,7 +1,7 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { neon, neonConfig } from "@neondatabase/serverless";
 import { Redis } from "@upstash/redis/cloudflare";
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { hourId, redisKeys } from "../../src/storage/redis-keys";
 import { bridgeStats, control, resetBridgeStats } from "./support";
@@ -75,6 +75,11 @@ beforeAll(async () => {
   // Warm the script cache so round-trip counts below are the steady state (first EVALSHA after a
   // Redis start answers NOSCRIPT and is retried as EVAL by the client).
   await post(batch(1));
+});
+
+afterAll(async () => {
+  await control("redis/start");
+  await control("postgres/start");
 });
 
 beforeEach(async () => {
