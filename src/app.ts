@@ -7,6 +7,7 @@ import { ApiError } from "./errors";
 import { errorSummary, logEvent } from "./log";
 import { health } from "./routes/health";
 import { ingest } from "./routes/ingest";
+import { tracker } from "./routes/tracker";
 import type { Services } from "./services";
 
 /** Hono environment shared by every route: Worker bindings plus per-request variables. */
@@ -33,6 +34,7 @@ export function createApp(servicesFor: ServicesFactory) {
 
   app.route("/health", health);
   app.route("/api/v1/analytics", ingest);
+  app.route("/tracker.js", tracker);
 
   app.notFound((c) => c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}`, retryable: false } }, 404));
 
