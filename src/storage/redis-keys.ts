@@ -65,3 +65,30 @@ export function redisKeys(prefix: string) {
 }
 
 export type RedisKeys = ReturnType<typeof redisKeys>;
+
+/** Field of a buffer stream entry that holds the batch (`bufferPayload`); written by INGEST_SCRIPT. */
+export const BUFFER_FIELD = "b";
+
+/** Fields of a dead-letter stream entry. */
+export const DEAD_LETTER_FIELDS = {
+  /** Id the entry had in the buffer stream (its millisecond part is when the batch was accepted). */
+  entryId: "id",
+  /** The buffer entry as it was (`BUFFER_FIELD`'s value). */
+  payload: "b",
+  /** Why it could not be stored. */
+  error: "error",
+  /** Failed attempts before it was moved. */
+  attempts: "attempts",
+} as const;
+
+/**
+ * The dead-letter stream keeps the newest entries up to this many (XADD MAXLEN ~): it holds
+ * poison batches for a human to inspect, and must not grow without bound if something upstream
+ * keeps producing them. /health reports its length.
+ */
+export const DEAD_LETTER_MAX_ENTRIES = 10_000;
+
+/** UTC start of the hour named by `hourId` (`2026112607` → 2026-11-26T07:00:00Z). */
+export function hourStart(id: string): Date {
+  return new Date(Date.UTC(Number(id.slice(0, 4)), Number(id.slice(4, 6)) - 1, Number(id.slice(6, 8)), Number(id.slice(8, 10))));
+}

@@ -271,3 +271,212 @@ FROM analytics_checks ORDER BY checked_at DESC LIMIT $1`,
     values: [limit],
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Cron jobs (src/cron/): run bookkeeping, reconciliation, healing, maintenance and /health.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Takes the lease on `job` for `holder` (like `acquireJobLease`) and records the run in the same
+ * statement: one row `{ id, acquired }`. When another holder has an unexpired lease the run is
+ * recorded as finished with outcome `skipped` and `acquired` is false. One round trip instead of
+ * two, on a job that runs every minute.
+ */
+export function beginJobRun(job: string, holder: string, ttlSeconds: number): SqlStatement {
+  return {
+    text: `WITH lease AS (
+  INSERT INTO analytics_job_leases AS l (job, holder, expires_at)
+  VALUES ($1, $2, now() + make_interval(secs => $3))
+  ON CONFLICT (job) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+  WHERE l.expires_at < now() OR l.holder = EXCLUDED.holder
+  RETURNING holder
+), run AS (
+  SELECT EXISTS (SELECT 1 FROM lease) AS acquired
+)
+INSERT INTO analytics_job_runs (job, outcome, finished_at, counts)
+SELECT $1,
+  CASE WHEN run.acquired THEN 'running' ELSE 'skipped' END,
+  CASE WHEN run.acquired THEN NULL ELSE now() END,
+  CASE WHEN run.acquired THEN '{}'::jsonb ELSE '{"reason":"lease held by another run"}'::jsonb END
+FROM run
+RETURNING id::text, outcome = 'running' AS acquired`,
+    values: [job, holder, ttlSeconds],
+  };
+}
+
+/** Records how a run ended (`finishJobRun`) and gives the lease back (`releaseJobLease`) in one statement. */
+export function endJobRun(
+  id: string,
+  job: string,
+  holder: string,
+  outcome: "ok" | "error",
+  counts: Record<string, unknown>,
+  error: string | null,
+): SqlStatement {
+  return {
+    text: `WITH released AS (
+  DELETE FROM analytics_job_leases WHERE job = $2 AND holder = $3
+)
+UPDATE analytics_job_runs SET finished_at = now(), outcome = $4, counts = $5::jsonb, error = $6
+WHERE id = $1::bigint`,
+    values: [id, job, holder, outcome, JSON.stringify(counts), error],
+  };
+}
+
+/**
+ * Per closed hour in `hours` (UTC hour starts), per event name: the raw count and the count in
+ * `analytics_hourly` (summed over categories). Rows `{ hour, event_name, raw_count, rollup_count,
+ * raw_floor }`; a name missing on one side has 0 there. `raw_floor` is `analytics_raw_floor()`:
+ * hours below it have no raw data left and must never be healed from raw. Each hour is read as
+ * its own index range (a join on the hour list), so a sparse list does not scan the gaps.
+ */
+export function reconcileCounts(hours: readonly Date[]): SqlStatement {
+  return {
+    text: `WITH hours AS (
+  SELECT DISTINCT unnest($1::timestamptz[]) AS hour
+), raw AS (
+  SELECT h.hour, e.event_name, count(*) AS n
+  FROM hours h
+  JOIN analytics_events_ts e ON e.time >= h.hour AND e.time < h.hour + INTERVAL '1 hour'
+  GROUP BY 1, 2
+), rollup AS (
+  SELECT r.bucket AS hour, r.event_name, sum(r.event_count) AS n
+  FROM analytics_hourly r
+  WHERE r.bucket = ANY ($1::timestamptz[])
+  GROUP BY 1, 2
+)
+SELECT coalesce(raw.hour, rollup.hour) AS hour,
+  coalesce(raw.event_name, rollup.event_name) AS event_name,
+  coalesce(raw.n, 0)::bigint::text AS raw_count,
+  coalesce(rollup.n, 0)::bigint::text AS rollup_count,
+  analytics_raw_floor() AS raw_floor
+FROM raw FULL JOIN rollup ON raw.hour = rollup.hour AND raw.event_name = rollup.event_name`,
+    values: [`{${hours.map((h) => h.toISOString()).join(",")}}`],
+  };
+}
+
+/** Rollup views in the `timescale` tier, with their bucket width in hours. */
+export const CONTINUOUS_AGGREGATES = [
+  { view: "analytics_hourly", hours: 1 },
+  { view: "analytics_daily", hours: 24 },
+  { view: "analytics_asset_popularity_ts", hours: 24 },
+] as const;
+
+/**
+ * `timescale` tier: recomputes one continuous aggregate over [from, to) even where no invalidation
+ * was logged (`force => true`, TimescaleDB ≥ 2.18), which is what healing a rollup that disagrees
+ * with raw needs: a plain refresh only redoes invalidated ranges. [from, to) must be whole closed
+ * buckets above `analytics_raw_floor()` (the caller checks). Send alone, in autocommit.
+ * `withoutForce` is the fallback for older TimescaleDB (SQLSTATE 42883: no such signature).
+ */
+export function forceRefreshAggregate(view: string, from: Date, to: Date, withoutForce = false): SqlStatement {
+  return {
+    text: withoutForce
+      ? `CALL refresh_continuous_aggregate($1::regclass, $2::timestamptz, $3::timestamptz)`
+      : `CALL refresh_continuous_aggregate($1::regclass, $2::timestamptz, $3::timestamptz, force => true)`,
+    values: [view, from.toISOString(), to.toISOString()],
+  };
+}
+
+/**
+ * Plain-table tiers: deletes the rollup rows of [from, to) (hourly) and of the days it meets
+ * (daily, asset popularity), never below `analytics_raw_floor()`. Healing runs it and then
+ * `refreshRollups` over the same range in ONE transaction, so a group that no longer exists in raw
+ * (a phantom row) disappears and readers never see the bucket empty. Returns `{ deleted }`.
+ */
+export function deleteRollupRange(from: Date, to: Date): SqlStatement {
+  return {
+    text: `WITH f AS (
+  SELECT analytics_raw_floor() AS floor_ts,
+    date_bin('1 day', $1::timestamptz, ${BUCKET_ORIGIN}) AS d_from,
+    date_bin('1 day', $2::timestamptz - INTERVAL '1 microsecond', ${BUCKET_ORIGIN}) + INTERVAL '1 day' AS d_to
+), h AS (
+  DELETE FROM analytics_hourly r USING f
+  WHERE r.bucket >= $1::timestamptz AND r.bucket < $2::timestamptz AND r.bucket >= f.floor_ts
+  RETURNING 1
+), d AS (
+  DELETE FROM analytics_daily r USING f
+  WHERE r.bucket >= f.d_from AND r.bucket < f.d_to AND r.bucket >= f.floor_ts
+  RETURNING 1
+), a AS (
+  DELETE FROM analytics_asset_popularity_ts r USING f
+  WHERE r.bucket >= f.d_from AND r.bucket < f.d_to AND r.bucket >= f.floor_ts
+  RETURNING 1
+)
+SELECT ((SELECT count(*) FROM h) + (SELECT count(*) FROM d) + (SELECT count(*) FROM a))::int AS deleted`,
+    values: [from.toISOString(), to.toISOString()],
+  };
+}
+
+/**
+ * `timescale` tier: the TimescaleDB background jobs that serve this schema (refresh, compression
+ * and retention policies) with their last outcome, from `timescaledb_information.job_stats`.
+ * Rows `{ job_id, proc_name, relation, schedule_seconds, last_run_status, last_successful_finish,
+ * total_failures, stale }`; `stale` is true when the job has not succeeded within two of its
+ * schedule intervals before `now` (never run counts as stale).
+ */
+export function policyJobStatus(now: Date): SqlStatement {
+  return {
+    text: `SELECT j.job_id, j.proc_name, j.hypertable_name AS relation,
+  extract(epoch FROM j.schedule_interval)::int AS schedule_seconds,
+  s.last_run_status, s.last_successful_finish, coalesce(s.total_failures, 0)::int AS total_failures,
+  (s.last_successful_finish IS NULL OR s.last_successful_finish < $1::timestamptz - 2 * j.schedule_interval) AS stale
+FROM timescaledb_information.jobs j
+LEFT JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id
+WHERE j.proc_name IN ('policy_compression', 'policy_retention', 'policy_refresh_continuous_aggregate')
+  AND j.hypertable_name IN ('analytics_events_ts', 'analytics_hourly', 'analytics_daily', 'analytics_asset_popularity_ts')
+ORDER BY j.job_id`,
+    values: [now.toISOString()],
+  };
+}
+
+/**
+ * Runs one TimescaleDB job in the foreground: the remedy for a policy whose background run did not
+ * succeed (background jobs fail on PostgreSQL 15.20; the embedded dev database never runs them).
+ * Send alone, in autocommit.
+ */
+export function runTimescaleJob(jobId: number): SqlStatement {
+  return { text: `CALL run_job($1::integer)`, values: [jobId] };
+}
+
+/**
+ * Deletes job-run history and check rows older than the given instants (the daily cron keeps the
+ * two tables bounded). Returns `{ job_runs, checks }`: rows deleted from each.
+ */
+export function pruneCronHistory(jobRunsBefore: Date, checksBefore: Date): SqlStatement {
+  return {
+    text: `WITH r AS (
+  DELETE FROM analytics_job_runs WHERE started_at < $1::timestamptz AND outcome <> 'running' RETURNING 1
+), c AS (
+  DELETE FROM analytics_checks WHERE checked_at < $2::timestamptz RETURNING 1
+)
+SELECT (SELECT count(*) FROM r)::int AS job_runs, (SELECT count(*) FROM c)::int AS checks`,
+    values: [jobRunsBefore.toISOString(), checksBefore.toISOString()],
+  };
+}
+
+/**
+ * Everything `/health` reports from PostgreSQL, in ONE statement: the recorded tier, when it was
+ * recorded (the migration time, a grace baseline for jobs that never ran yet), the database clock,
+ * per job the last successful finish and the last error, and the newest reconciliation run (the
+ * rows written by one `recordChecks` share `checked_at`). One row
+ * `{ tier, migrated_at, db_now, jobs, checks }`; `jobs` is `{ [job]: { last_success, last_error } }`
+ * and `checks` is `{ last_hour, checked_at, compared, drift }` (JSON, timestamps as ISO strings).
+ */
+export function healthStatus(jobs: readonly string[]): SqlStatement {
+  return {
+    text: `SELECT m.value AS tier, m.updated_at AS migrated_at, now() AS db_now,
+  (SELECT json_object_agg(j.job, json_build_object(
+      'last_success', (SELECT r.finished_at FROM analytics_job_runs r
+                       WHERE r.job = j.job AND r.outcome = 'ok' ORDER BY r.started_at DESC LIMIT 1),
+      'last_error', (SELECT json_build_object('at', r.finished_at, 'message', r.error) FROM analytics_job_runs r
+                     WHERE r.job = j.job AND r.outcome = 'error' ORDER BY r.started_at DESC LIMIT 1)))
+   FROM unnest($1::text[]) AS j(job)) AS jobs,
+  (SELECT json_build_object('last_hour', max(c.hour), 'checked_at', max(c.checked_at),
+      'compared', count(*), 'drift', count(*) FILTER (WHERE c.status = 'drift'))
+   FROM analytics_checks c
+   WHERE c.checked_at = (SELECT max(checked_at) FROM analytics_checks)) AS checks
+FROM analytics_meta m WHERE m.key = 'tier'`,
+    values: [`{${jobs.join(",")}}`],
+  };
+}
