@@ -1,9 +1,12 @@
 import { loadConfig, type Config } from "./config";
 import type { Redis } from "@upstash/redis/cloudflare";
+import { JOB_NAMES } from "./cron/triggers";
+import { RedisBufferStore, type BufferStats } from "./storage/buffer-store";
 import { createRedisClient, createSqlClient, type Sql } from "./storage/clients";
+import { readHealthStatus, type HealthStatus } from "./storage/cron-store";
 import { PostgresStore, type EventStore } from "./storage/postgres-store";
 import { RedisIngestStore, type IngestRedis } from "./storage/redis-store";
-import type { Tier } from "./storage/tier";
+import { isTier, type Tier } from "./storage/tier";
 
 /** Everything a request handler may use, built once per `env` from the configuration. */
 export interface Services {
@@ -13,12 +16,23 @@ export interface Services {
   ingestRedis: IngestRedis;
   events: EventStore;
   probes: {
-    /** Resolves when Redis answers a PING. */
-    redis(): Promise<unknown>;
-    /** Resolves to the storage tier when PostgreSQL answers. */
-    postgres(): Promise<Tier>;
+    /**
+     * Resolves when Redis answers. The real probe is one pipeline that also reads the buffer
+     * (`BufferStats`: XLEN of the buffer and dead-letter streams, the oldest pending id); a fake
+     * may resolve to anything, and /health then reports no buffer figures.
+     */
+    redis(): Promise<BufferStats | unknown>;
+    /**
+     * Resolves when PostgreSQL answers. The real probe is one statement returning the tier plus
+     * the cron jobs' status and the latest reconciliation (`PostgresStatus`); a fake may resolve
+     * to just the tier.
+     */
+    postgres(): Promise<Tier | PostgresStatus>;
   };
 }
+
+/** What the real PostgreSQL probe reports: the effective tier and the cron status. */
+export type PostgresStatus = HealthStatus & { tier: Tier };
 
 const cache = new WeakMap<object, Services>();
 
@@ -30,16 +44,18 @@ export function createServices(env: Env): Services {
   const redis = createRedisClient(config);
   const sql = createSqlClient(config);
   const postgres = new PostgresStore(sql);
+  const buffer = new RedisBufferStore(redis, config.REDIS_KEY_PREFIX);
   const services: Services = {
     config,
     clients: { redis, sql },
     ingestRedis: new RedisIngestStore(redis, config.REDIS_KEY_PREFIX),
     events: postgres,
     probes: {
-      redis: () => redis.ping(),
-      postgres: async () => {
-        const recorded = await postgres.readTier();
-        return config.ANALYTICS_DB_TIER === "auto" ? recorded : config.ANALYTICS_DB_TIER;
+      redis: () => buffer.stats(),
+      postgres: async (): Promise<PostgresStatus> => {
+        const status = await readHealthStatus(sql, JOB_NAMES);
+        if (!isTier(status.tier)) throw new Error("database not migrated: run `npm run migrate` (no tier recorded)");
+        return { ...status, tier: config.ANALYTICS_DB_TIER === "auto" ? status.tier : config.ANALYTICS_DB_TIER };
       },
     },
   };

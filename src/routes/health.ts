@@ -1,8 +1,18 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app";
+import { errorSummary } from "../log";
+import { JOB_PERIOD_SECONDS, type JobName } from "../cron/triggers";
+import type { PostgresStatus } from "../services";
+import type { BufferStats } from "../storage/buffer-store";
 
 /** Longest a probe may take: /health must answer well within 5 s even when a server hangs. */
 export const PROBE_TIMEOUT_MS = 2_000;
+
+/** The buffer is lagging (status `degraded`) when its oldest entry has waited longer than this. */
+export const BUFFER_MAX_AGE_SECONDS = 5 * 60;
+
+/** A job is stale (status `degraded`) when it has not succeeded within this many of its periods. */
+export const JOB_STALE_PERIODS = 2;
 
 export interface ProbeResult {
   ok: boolean;
@@ -20,37 +30,81 @@ async function probe<T>(run: () => Promise<T>): Promise<ProbeResult & { value?: 
     const value = await Promise.race([run(), timeout]);
     return { ok: true, latency_ms: Math.round(performance.now() - started), value };
   } catch (error) {
-    return { ok: false, latency_ms: Math.round(performance.now() - started), error: describe(error) };
+    return { ok: false, latency_ms: Math.round(performance.now() - started), error: errorSummary(error) };
   } finally {
     if (timer !== null) clearTimeout(timer);
   }
 }
 
-/** A short reason safe to show: the error's message without connection details. */
-function describe(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/postgres(ql)?:\/\/\S+/g, "postgres://…").slice(0, 200);
+function isBufferStats(value: unknown): value is BufferStats {
+  return typeof value === "object" && value !== null && "pending" in value && "dead_letter" in value;
+}
+
+function isPostgresStatus(value: unknown): value is PostgresStatus {
+  return typeof value === "object" && value !== null && "jobs" in value && "checks" in value;
 }
 
 /**
- * `GET /health`: pings Redis and PostgreSQL concurrently. 200 when both answer, 503 otherwise
- * (`degraded` with one down, `down` with both), never a 500.
+ * What the cron side adds to /health, and the problems that make the status `degraded`:
+ * the buffer's oldest entry older than BUFFER_MAX_AGE_SECONDS, a job without a success in
+ * JOB_STALE_PERIODS of its periods (counted from the migration for a job that never ran), or a
+ * latest reconciliation with drift.
+ */
+export function cronHealth(buffer: BufferStats | null, pg: PostgresStatus | null, nowMs: number) {
+  const problems: string[] = [];
+  let bufferBody = null;
+  if (buffer) {
+    const age = buffer.oldest_ms === null ? 0 : Math.max(0, Math.round((nowMs - buffer.oldest_ms) / 1000));
+    bufferBody = { pending: buffer.pending, dead_letter: buffer.dead_letter, oldest_age_seconds: age };
+    if (age > BUFFER_MAX_AGE_SECONDS) problems.push(`buffer: oldest entry has waited ${age} s (limit ${BUFFER_MAX_AGE_SECONDS} s)`);
+  }
+  let jobs = null;
+  let checks = null;
+  if (pg) {
+    jobs = pg.jobs;
+    for (const [job, period] of Object.entries(JOB_PERIOD_SECONDS) as Array<[JobName, number]>) {
+      const since = pg.jobs[job]?.last_success ?? pg.migrated_at;
+      const limitMs = JOB_STALE_PERIODS * period * 1000;
+      if (since !== null && nowMs - Date.parse(since) > limitMs) {
+        problems.push(`jobs.${job}: no successful run in the last ${JOB_STALE_PERIODS * period} s`);
+      }
+    }
+    checks = { last_hour: pg.checks.last_hour, checked_at: pg.checks.checked_at, compared: pg.checks.compared, drift: pg.checks.drift };
+    if (pg.checks.drift > 0) problems.push(`checks: ${pg.checks.drift} of ${pg.checks.compared} comparisons drifted in the latest reconciliation`);
+  }
+  return { buffer: bufferBody, jobs, checks, problems };
+}
+
+/**
+ * `GET /health`: one Redis request (the buffer figures) and one PostgreSQL statement (tier, job
+ * status, latest check), concurrently. The HTTP status says whether the Worker can take events:
+ * 200 when both stores answer, 503 when one or both do not. The body's `status` says more: `ok`,
+ * `degraded` (a store down, or a problem listed in `problems`: a lagging buffer, a stale job, a
+ * drifted check — these keep 200, since ingestion still works) or `down` (both stores
+ * unreachable). Never a 500.
  */
 export const health = new Hono<AppEnv>().get("/", async (c) => {
   const { probes } = c.var.services;
   const [redis, postgres] = await Promise.all([probe(() => probes.redis()), probe(() => probes.postgres())]);
   const upCount = Number(redis.ok) + Number(postgres.ok);
-  const status = upCount === 2 ? "ok" : upCount === 1 ? "degraded" : "down";
+  const pgStatus = isPostgresStatus(postgres.value) ? postgres.value : null;
+  const cron = cronHealth(isBufferStats(redis.value) ? redis.value : null, pgStatus, Date.now());
+  const status = upCount === 0 ? "down" : upCount === 1 || cron.problems.length > 0 ? "degraded" : "ok";
+  const tier = pgStatus ? pgStatus.tier : typeof postgres.value === "string" ? postgres.value : null;
   const body = {
     status,
     redis: { ok: redis.ok, latency_ms: redis.latency_ms, ...(redis.error ? { error: redis.error } : {}) },
     postgres: {
       ok: postgres.ok,
       latency_ms: postgres.latency_ms,
-      tier: postgres.value ?? null,
+      tier,
       ...(postgres.error ? { error: postgres.error } : {}),
     },
+    buffer: cron.buffer,
+    jobs: cron.jobs,
+    checks: cron.checks,
+    problems: cron.problems,
   };
   c.header("Cache-Control", "no-store");
-  return c.json(body, status === "ok" ? 200 : 503);
+  return c.json(body, upCount === 2 ? 200 : 503);
 });

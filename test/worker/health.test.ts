@@ -1,13 +1,43 @@
 import { SELF, createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
-import { afterEach, describe, expect, inject, it, vi } from "vitest";
+import { neon, neonConfig } from "@neondatabase/serverless";
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import worker from "../../src/index";
+import { createApp } from "../../src/app";
 import { SCHEDULE } from "../../src/cron/schedule";
+import { redisKeys } from "../../src/storage/redis-keys";
+import { createServices } from "../../src/services";
+import { clearPrefix, redisClient } from "./cron-support";
 import { control } from "./support";
 
 interface HealthBody {
   status: string;
   redis: { ok: boolean; latency_ms: number };
   postgres: { ok: boolean; latency_ms: number; tier: string | null };
+  buffer: { pending: number; dead_letter: number; oldest_age_seconds: number } | null;
+  jobs: Record<"drain" | "hourly" | "daily", { last_success: string | null; last_error: { at: string; message: string } | null }> | null;
+  checks: { last_hour: string | null; drift: number; compared: number } | null;
+  problems: string[];
+}
+
+function sql() {
+  neonConfig.fetchEndpoint = env.NEON_FETCH_ENDPOINT;
+  return neon(env.DATABASE_URL);
+}
+
+/**
+ * A healthy cron state: each job succeeded just now, the latest check matched, no buffered entry
+ * is old. (Other test files leave job runs and checks of their own in the shared database.)
+ */
+async function healthyCronState(): Promise<void> {
+  const db = sql();
+  await db.query(`TRUNCATE analytics_job_runs, analytics_checks`);
+  await db.query(`INSERT INTO analytics_job_runs (job, finished_at, outcome) VALUES ('drain', now(), 'ok'), ('hourly', now(), 'ok'), ('daily', now(), 'ok')`);
+  await db.query(
+    `INSERT INTO analytics_checks (hour, scope, redis_count, raw_count, rollup_count, drift, status)
+     VALUES (date_trunc('hour', now()) - interval '1 hour', '*', 3, 3, 3, 0, 'match')`,
+  );
+  const keys = redisKeys(env.REDIS_KEY_PREFIX);
+  await redisClient().del(keys.buffer, keys.deadLetter, keys.bufferAttempts);
 }
 
 async function health(): Promise<{ status: number; body: HealthBody }> {
@@ -16,6 +46,7 @@ async function health(): Promise<{ status: number; body: HealthBody }> {
 }
 
 describe("GET /health", () => {
+  beforeEach(healthyCronState);
   afterEach(async () => {
     await control("redis/start");
     await control("postgres/start");
@@ -73,6 +104,76 @@ describe("GET /health", () => {
     expect(body.error.code).toBe("service_misconfigured");
     expect(body.error.message).toContain("DATABASE_URL");
     expect(body.error.message).toContain("UPSTASH_REDIS_REST_TOKEN");
+  });
+});
+
+describe("GET /health: the cron side", () => {
+  const PREFIX = "health-cron:";
+  const cronEnv = { ...env, REDIS_KEY_PREFIX: PREFIX } as Env;
+  const app = createApp(createServices);
+  const get = async () => {
+    const response = await app.request("/health", {}, cronEnv);
+    return { status: response.status, body: (await response.json()) as HealthBody };
+  };
+  beforeEach(async () => {
+    await healthyCronState();
+    await clearPrefix(redisClient(), PREFIX);
+  });
+
+  it("reports the buffer, each job's last success and error, and the latest check", async () => {
+    const redis = redisClient();
+    await redis.xadd(redisKeys(PREFIX).buffer, "*", { b: "{}" });
+    await redis.xadd(redisKeys(PREFIX).deadLetter, "*", { id: "1-0", error: "x" });
+    await sql().query(`INSERT INTO analytics_job_runs (job, finished_at, outcome, error) VALUES ('daily', now(), 'error', 'boom')`);
+
+    const { status, body } = await get();
+
+    expect(status).toBe(200);
+    expect(body.status).toBe("ok");
+    expect(body.buffer).toMatchObject({ pending: 1, dead_letter: 1 });
+    expect(body.buffer!.oldest_age_seconds).toBeLessThan(60);
+    expect(body.jobs!.drain.last_success).not.toBeNull();
+    expect(body.jobs!.drain.last_error).toBeNull();
+    expect(body.jobs!.daily.last_error).toMatchObject({ message: "boom" });
+    expect(body.checks).toMatchObject({ drift: 0, compared: 1 });
+    expect(body.checks!.last_hour).not.toBeNull();
+    expect(body.problems).toEqual([]);
+  });
+
+  it("is degraded when the oldest buffered entry has waited more than 5 minutes", async () => {
+    await redisClient().xadd(redisKeys(PREFIX).buffer, `${Date.now() - 6 * 60_000}-0`, { b: "{}" });
+    const { status, body } = await get();
+    expect(status).toBe(200);
+    expect(body.status).toBe("degraded");
+    expect(body.problems.join()).toMatch(/^buffer: oldest entry has waited 3\d\d s/);
+  });
+
+  it("is degraded when a job has not succeeded in two of its periods", async () => {
+    await sql().query(`UPDATE analytics_job_runs SET finished_at = now() - interval '3 minutes' WHERE job = 'drain'`);
+    const { status, body } = await get();
+    expect(status).toBe(200);
+    expect(body.status).toBe("degraded");
+    expect(body.problems).toEqual([expect.stringMatching(/^jobs\.drain: no successful run in the last 120 s/)]);
+  });
+
+  it("is degraded when the latest reconciliation drifted, and ok again once a later one matches", async () => {
+    const db = sql();
+    await db.query(
+      `INSERT INTO analytics_checks (hour, scope, redis_count, raw_count, rollup_count, drift, status, action, checked_at)
+       VALUES (date_trunc('hour', now()) - interval '1 hour', '*', 9, 7, 7, 2, 'drift', 'redis_differs', now() + interval '1 second')`,
+    );
+    let { status, body } = await get();
+    expect(status).toBe(200);
+    expect(body.status).toBe("degraded");
+    expect(body.checks).toMatchObject({ drift: 1 });
+    await db.query(
+      `INSERT INTO analytics_checks (hour, scope, redis_count, raw_count, rollup_count, drift, status, checked_at)
+       VALUES (date_trunc('hour', now()) - interval '1 hour', '*', 7, 7, 7, 0, 'match', now() + interval '2 seconds')`,
+    );
+    ({ status, body } = await get());
+    expect(status).toBe(200);
+    expect(body.status).toBe("ok");
+    expect(body.checks).toMatchObject({ drift: 0 });
   });
 });
 

@@ -1,0 +1,217 @@
+import type { EventRow } from "../domain/event";
+import { bufferPayload } from "../storage/buffer";
+import type { Budget } from "./budget";
+import type { BufferEntry, BufferPort, DeadLetter, EventSink } from "./ports";
+import { withCounts } from "./runner";
+
+/**
+ * Tuning of the drain. Entries are batches of 1–50 events, so the read size adapts to the rows per
+ * entry seen so far: about TARGET_ROWS_PER_READ rows per XRANGE, within [MIN, MAX] entries.
+ */
+export const DRAIN_LIMITS = {
+  /** Entries in the first XRANGE of a run. */
+  initialReadCount: 200,
+  minReadCount: 50,
+  /** Bounds the size of one Redis reply (500 B–25 KB per entry). */
+  maxReadCount: 1_000,
+  targetRowsPerRead: 10_000,
+  /** Rows in one INSERT_EVENTS statement (one JSON parameter of a few MB). */
+  maxRowsPerInsert: 10_000,
+  /** Failed inserts of one entry, across runs, before it moves to the dead-letter stream. */
+  maxAttempts: 3,
+  /**
+   * Subrequests kept free when deciding to start another chunk: one read, two inserts, a few
+   * bisection steps, the buffer delete, the run's closing statement.
+   */
+  chunkReserve: 24,
+} as const;
+
+export interface DrainCounts {
+  /** Buffer entries stored and deleted. */
+  entries: number;
+  /** Events in those entries. */
+  events: number;
+  /** Events that were new in PostgreSQL (the rest were already stored: exactly once). */
+  inserted: number;
+  chunks: number;
+  statements: number;
+  /** Entries that failed this run and stay in the buffer for another try. */
+  failed: number;
+  dead_lettered: number;
+  partitions_created: number;
+  /** True when the run stopped on its budget with entries left (the next run continues). */
+  budget_stop: boolean;
+}
+
+/** SQLSTATE classes that depend on the data of one entry (22 data exception, 23 constraint). */
+const DATA_ERROR_CLASS = /^2[23]/;
+const NO_PARTITION = "23514";
+
+function sqlState(error: unknown): string | null {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : null;
+}
+
+function message(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).slice(0, 500);
+}
+
+/** Read size for the next XRANGE, from the rows per entry seen so far. Pure, exported for tests. */
+export function nextReadCount(rowsSeen: number, entriesSeen: number): number {
+  if (entriesSeen === 0) return DRAIN_LIMITS.initialReadCount;
+  const perEntry = Math.max(1, rowsSeen / entriesSeen);
+  const count = Math.round(DRAIN_LIMITS.targetRowsPerRead / perEntry);
+  return Math.min(DRAIN_LIMITS.maxReadCount, Math.max(DRAIN_LIMITS.minReadCount, count));
+}
+
+/** Splits entries, in order, into groups of at most `maxRows` rows (an entry is never split). */
+export function groupByRows<T extends { rows: readonly unknown[] }>(entries: readonly T[], maxRows: number): T[][] {
+  const groups: T[][] = [];
+  let current: T[] = [];
+  let rows = 0;
+  for (const entry of entries) {
+    if (current.length > 0 && rows + entry.rows.length > maxRows) {
+      groups.push(current);
+      current = [];
+      rows = 0;
+    }
+    current.push(entry);
+    rows += entry.rows.length;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+type Readable = Extract<BufferEntry, { rows: EventRow[] }>;
+
+interface Deps {
+  buffer: BufferPort;
+  events: EventSink;
+  budget: Budget;
+  now: Date;
+}
+
+/**
+ * The minute drain: moves the write-ahead buffer into `analytics_events_ts`, in stream order, in
+ * large statements, exactly once (INSERT_EVENTS dedupes by event_id, so an entry stored twice —
+ * after a crash between insert and delete, or by an overlapping run — inserts nothing twice).
+ *
+ * Per chunk: one XRANGE, one INSERT per ≤ maxRowsPerInsert rows, one XDEL. When a combined insert
+ * fails with a data error (SQLSTATE class 22/23) the chunk is bisected to isolate the bad entries;
+ * each failure is counted in the attempts hash and after `maxAttempts` runs the entry moves to the
+ * dead-letter stream with its error. An entry that cannot be decoded moves there at once (reading
+ * it again cannot succeed). Failed entries stay in place and the drain reads past them, so a poison
+ * entry never blocks the buffer. Any other error (database unreachable, a bug in a statement)
+ * stops the run without counting attempts: nothing is blamed on the data for an outage.
+ * On 23514 (no partition, `postgres` tier) it creates partitions once per run and retries.
+ */
+export async function drainBuffer({ buffer, events, budget, now }: Deps): Promise<DrainCounts> {
+  const counts: DrainCounts = {
+    entries: 0,
+    events: 0,
+    inserted: 0,
+    chunks: 0,
+    statements: 0,
+    failed: 0,
+    dead_lettered: 0,
+    partitions_created: 0,
+    budget_stop: false,
+  };
+  const attempts = await buffer.attempts();
+  let partitionsEnsured = false;
+  let after: string | null = null;
+  let rowsSeen = 0;
+  let entriesSeen = 0;
+
+  const insert = async (rows: EventRow[]): Promise<number> => {
+    counts.statements += 1;
+    try {
+      return await events.insert(rows);
+    } catch (error) {
+      if (sqlState(error) !== NO_PARTITION || partitionsEnsured) throw error;
+      partitionsEnsured = true;
+      counts.partitions_created += await events.ensurePartitions(now);
+      counts.statements += 1;
+      return events.insert(rows);
+    }
+  };
+
+  /** Stores a group; returns the entries that failed with a data error (isolated by bisection). */
+  const store = async (group: Readable[], stored: Readable[]): Promise<Array<{ entry: Readable; error: string }>> => {
+    try {
+      counts.inserted += await insert(group.flatMap((e) => e.rows));
+      stored.push(...group);
+      return [];
+    } catch (error) {
+      if (!DATA_ERROR_CLASS.test(sqlState(error) ?? "")) throw error;
+      if (group.length === 1) return [{ entry: group[0]!, error: `${sqlState(error)}: ${message(error)}` }];
+      // Out of budget mid-bisection: leave the rest unblamed for the next run.
+      if (budget.exhausted(4)) {
+        counts.budget_stop = true;
+        return [];
+      }
+      const middle = Math.ceil(group.length / 2);
+      const left = await store(group.slice(0, middle), stored);
+      const right = await store(group.slice(middle), stored);
+      return [...left, ...right];
+    }
+  };
+
+  try {
+    for (;;) {
+      if (budget.exhausted(DRAIN_LIMITS.chunkReserve)) {
+        counts.budget_stop = true;
+        break;
+      }
+      const entries = await buffer.read(after, nextReadCount(rowsSeen, entriesSeen));
+      if (entries.length === 0) break;
+      after = entries[entries.length - 1]!.id;
+      counts.chunks += 1;
+
+      const readable: Readable[] = [];
+      const dead: DeadLetter[] = [];
+      for (const entry of entries) {
+        if ("rows" in entry) readable.push(entry);
+        else dead.push({ id: entry.id, raw: entry.raw, error: `unreadable entry: ${entry.invalid}`, attempts: 1 });
+      }
+      entriesSeen += readable.length;
+      rowsSeen += readable.reduce((n, e) => n + e.rows.length, 0);
+
+      const stored: Readable[] = [];
+      const failures: Array<{ entry: Readable; error: string }> = [];
+      try {
+        for (const group of groupByRows(readable, DRAIN_LIMITS.maxRowsPerInsert)) {
+          failures.push(...(await store(group, stored)));
+        }
+      } finally {
+        // Whatever was stored is deleted even when a later group failed: the buffer only holds
+        // what PostgreSQL does not.
+        if (stored.length > 0) {
+          const ids = stored.map((e) => e.id);
+          await buffer.remove(ids, ids.filter((id) => attempts.has(id)));
+          counts.entries += stored.length;
+          counts.events += stored.reduce((n, e) => n + e.rows.length, 0);
+        }
+      }
+
+      if (failures.length > 0) {
+        const tries = await buffer.recordFailures(failures.map((f) => f.entry.id));
+        failures.forEach((f, i) => {
+          const n = tries[i] ?? DRAIN_LIMITS.maxAttempts;
+          if (n >= DRAIN_LIMITS.maxAttempts) {
+            dead.push({ id: f.entry.id, raw: bufferPayload(f.entry.rows), error: f.error, attempts: n });
+          } else {
+            counts.failed += 1;
+          }
+        });
+      }
+      if (dead.length > 0) {
+        await buffer.deadLetter(dead);
+        counts.dead_lettered += dead.length;
+      }
+    }
+  } catch (error) {
+    throw withCounts(error, counts);
+  }
+  return counts;
+}

@@ -1,0 +1,242 @@
+import { HOUR_KEY_TTL_SECONDS } from "../storage/redis-keys";
+import type { CheckRow } from "../storage/sql";
+import type { Budget } from "./budget";
+import { withCounts } from "./runner";
+import type { BufferPort, CounterReader, DirtyBucket, HourCounts, ReconcileRow, RollupStore } from "./ports";
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+export const HOURLY_LIMITS = {
+  /** Dirty buckets claimed per run; more stay marked for the next run. */
+  dirtyClaimLimit: 2_000,
+  /** Closed hours reconciled: every hour whose counters Redis may still hold (their TTL). */
+  reconcileHours: Math.floor(HOUR_KEY_TTL_SECONDS / 3600),
+  /** Hours healed per run at most (each costs up to three statements in `timescale`). */
+  maxHeals: 48,
+  /**
+   * How long to wait for the minute drain to store what was buffered before this run (the hour
+   * just closed is still partly in the buffer at :00). Comparing earlier would report drift that
+   * is only lag.
+   */
+  bufferWaitMs: 20_000,
+  bufferPollMs: 2_000,
+} as const;
+
+/** A half-open time range [from, to) in epoch ms. */
+export interface Range {
+  from: number;
+  to: number;
+}
+
+/** Sorts ranges and merges those that overlap or touch. Pure, exported for tests. */
+export function mergeRanges(ranges: readonly Range[]): Range[] {
+  const sorted = [...ranges].sort((a, b) => a.from - b.from);
+  const merged: Range[] = [];
+  for (const r of sorted) {
+    const last = merged[merged.length - 1];
+    if (last && r.from <= last.to) last.to = Math.max(last.to, r.to);
+    else merged.push({ ...r });
+  }
+  return merged;
+}
+
+export function floorHour(ms: number): number {
+  return Math.floor(ms / HOUR_MS) * HOUR_MS;
+}
+
+function bucketRange(b: DirtyBucket): Range {
+  const from = Date.parse(b.bucket);
+  return { from, to: from + (b.granularity === "hour" ? HOUR_MS : DAY_MS) };
+}
+
+const SCOPE_TOTAL = "*";
+
+/**
+ * Compares, per closed hour that Redis still holds, the Redis counters with raw counts and rollup
+ * counts, per event name and in total. Pure, exported for tests. `drift` is |redis − raw| +
+ * |rollup − raw|: 0 exactly when all three agree. Raw is the truth; the caller heals hours whose
+ * rollups differ and never touches raw.
+ */
+export function compareHours(redis: ReadonlyMap<number, HourCounts>, db: readonly ReconcileRow[]): CheckRow[] {
+  const byHour = new Map<number, Map<string, { raw: number; rollup: number }>>();
+  for (const row of db) {
+    const hour = row.hour.getTime();
+    if (!redis.has(hour)) continue;
+    let names = byHour.get(hour);
+    if (!names) byHour.set(hour, (names = new Map()));
+    names.set(row.event_name, { raw: row.raw_count, rollup: row.rollup_count });
+  }
+  const checks: CheckRow[] = [];
+  const check = (hour: number, scope: string, redisCount: number, raw: number, rollup: number) => {
+    const drift = Math.abs(redisCount - raw) + Math.abs(rollup - raw);
+    checks.push({
+      hour: new Date(hour).toISOString(),
+      scope,
+      redis_count: redisCount,
+      raw_count: raw,
+      rollup_count: rollup,
+      drift,
+      status: drift === 0 ? "match" : "drift",
+      action: null,
+    });
+  };
+  for (const [hour, counters] of [...redis].sort((a, b) => a[0] - b[0])) {
+    const names = byHour.get(hour) ?? new Map<string, { raw: number; rollup: number }>();
+    let raw = 0;
+    let rollup = 0;
+    for (const n of names.values()) {
+      raw += n.raw;
+      rollup += n.rollup;
+    }
+    check(hour, SCOPE_TOTAL, counters.total, raw, rollup);
+    const all = new Set([...counters.byEvent.keys(), ...names.keys()]);
+    for (const name of [...all].sort()) {
+      const n = names.get(name) ?? { raw: 0, rollup: 0 };
+      check(hour, name, counters.byEvent.get(name) ?? 0, n.raw, n.rollup);
+    }
+  }
+  return checks;
+}
+
+export interface HourlyCounts {
+  closed_hour: string;
+  dirty_claimed: number;
+  refreshed_ranges: number;
+  buffer_wait_ms: number;
+  /** True when buffered entries older than this run were still pending after the wait. */
+  buffer_lagging: boolean;
+  hours_checked: number;
+  comparisons: number;
+  drift: number;
+  healed_hours: number;
+  budget_stop: boolean;
+}
+
+interface Deps {
+  buffer: Pick<BufferPort, "oldestPendingMs">;
+  counters: CounterReader;
+  rollups: RollupStore;
+  budget: Budget;
+  now: Date;
+  sleep: (ms: number) => Promise<void>;
+}
+
+/**
+ * The hourly job. (1) Waits briefly for the minute drain to store what was buffered before the run.
+ * (2) Claims the dirty buckets (closed hours and days that received late events) and refreshes the
+ * rollups over the hour that just closed plus those buckets, merged into few ranges; buckets it
+ * could not refresh are marked dirty again. (3) Reconciles every closed hour still held in Redis:
+ * records one check row per hour and event name (and the total), heals the rollups of hours that
+ * disagree with raw, and never changes raw rows.
+ */
+export async function runHourly(deps: Deps): Promise<HourlyCounts> {
+  const counts = initialCounts(deps.now);
+  try {
+    return await hourly(deps, counts);
+  } catch (error) {
+    throw withCounts(error, counts);
+  }
+}
+
+function initialCounts(now: Date): HourlyCounts {
+  return {
+    closed_hour: new Date(floorHour(now.getTime()) - HOUR_MS).toISOString(),
+    dirty_claimed: 0,
+    refreshed_ranges: 0,
+    buffer_wait_ms: 0,
+    buffer_lagging: false,
+    hours_checked: 0,
+    comparisons: 0,
+    drift: 0,
+    healed_hours: 0,
+    budget_stop: false,
+  };
+}
+
+async function hourly({ buffer, counters, rollups, budget, now, sleep }: Deps, counts: HourlyCounts): Promise<HourlyCounts> {
+  const hourNow = floorHour(now.getTime());
+  const closed: Range = { from: hourNow - HOUR_MS, to: hourNow };
+
+  // (1) Let the drain catch up with everything accepted before the run was scheduled. Stop waiting
+  // when the head of the buffer does not move between polls (the drain is not running, or the
+  // head is a failing entry on its way to the dead-letter stream).
+  const waitStarted = budget.elapsedMs();
+  let previousHead: number | null = null;
+  for (let poll = 0; ; poll++) {
+    const oldest = await buffer.oldestPendingMs();
+    if (oldest === null || oldest > now.getTime()) break;
+    const stuck = poll > 0 && oldest === previousHead;
+    if (stuck || budget.elapsedMs() - waitStarted >= HOURLY_LIMITS.bufferWaitMs || budget.exhausted(20)) {
+      counts.buffer_lagging = true;
+      break;
+    }
+    previousHead = oldest;
+    await sleep(HOURLY_LIMITS.bufferPollMs);
+  }
+  counts.buffer_wait_ms = budget.elapsedMs() - waitStarted;
+
+  // (2) Rollups for the closed hour and every dirty bucket.
+  const claimed = await rollups.claimDirtyBuckets(HOURLY_LIMITS.dirtyClaimLimit);
+  counts.dirty_claimed = claimed.length;
+  const ranges = mergeRanges([closed, ...claimed.map(bucketRange)]);
+  let done = 0;
+  try {
+    for (const range of ranges) {
+      if (budget.exhausted(10)) {
+        counts.budget_stop = true;
+        break;
+      }
+      await rollups.refreshRollups(new Date(range.from), new Date(range.to));
+      done += 1;
+    }
+  } finally {
+    counts.refreshed_ranges = done;
+    if (done < ranges.length) {
+      // Give back what was claimed but not refreshed (a failure or the budget): the next run does it.
+      const left = ranges.slice(done);
+      const unrefreshed = claimed.filter((b) => {
+        const r = bucketRange(b);
+        return left.some((l) => r.from >= l.from && r.to <= l.to);
+      });
+      if (unrefreshed.length > 0) await rollups.markDirtyBuckets(unrefreshed);
+    }
+  }
+  if (counts.budget_stop) return counts;
+
+  // (3) Reconcile the closed hours Redis still holds.
+  const candidates: Date[] = [];
+  for (let i = 1; i <= HOURLY_LIMITS.reconcileHours; i++) candidates.push(new Date(hourNow - i * HOUR_MS));
+  const redis = await counters.hourCounts(candidates);
+  if (redis.size === 0) return counts;
+  const hours = [...redis.keys()].map((h) => new Date(h));
+  const rows = await rollups.reconcileCounts(hours);
+  const checks = compareHours(redis, rows);
+  const floor = rows[0]?.raw_floor.getTime() ?? -Infinity;
+
+  const rollupOff = new Set(checks.filter((c) => c.rollup_count !== c.raw_count).map((c) => c.hour));
+  let heals = 0;
+  for (const hour of [...rollupOff].sort()) {
+    const from = Date.parse(hour);
+    let action: string;
+    if (from < floor) {
+      action = "raw_dropped_not_healed";
+    } else if (heals >= HOURLY_LIMITS.maxHeals || budget.exhausted(8)) {
+      action = "heal_deferred";
+      counts.budget_stop = true;
+    } else {
+      await rollups.healHour(new Date(from), new Date(from + HOUR_MS), now);
+      heals += 1;
+      action = "rollup_healed";
+    }
+    for (const c of checks) if (c.hour === hour && c.rollup_count !== c.raw_count) c.action = action;
+  }
+  for (const c of checks) if (c.action === null && c.redis_count !== c.raw_count) c.action = "redis_differs";
+
+  await rollups.recordChecks(checks);
+  counts.healed_hours = heals;
+  counts.hours_checked = redis.size;
+  counts.comparisons = checks.length;
+  counts.drift = checks.filter((c) => c.status === "drift").length;
+  return counts;
+}

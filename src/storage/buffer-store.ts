@@ -1,0 +1,160 @@
+import type { Redis } from "@upstash/redis/cloudflare";
+import type { BufferEntry, BufferPort, CounterReader, DeadLetter, HourCounts } from "../cron/ports";
+import type { EventRow } from "../domain/event";
+import { BUFFER_ENTRY_VERSION } from "./buffer";
+import {
+  BUFFER_FIELD,
+  COUNTER_FIELDS,
+  DEAD_LETTER_FIELDS,
+  DEAD_LETTER_MAX_ENTRIES,
+  hourId,
+  redisKeys,
+  type RedisKeys,
+} from "./redis-keys";
+
+/** What /health reads from Redis, in one pipeline. */
+export interface BufferStats {
+  /** Entries (batches) waiting in the buffer stream. */
+  pending: number;
+  /** Entries in the dead-letter stream. */
+  dead_letter: number;
+  /** Epoch ms of the oldest pending entry, or null when the buffer is empty. */
+  oldest_ms: number | null;
+}
+
+const EVENT_FIELD_PREFIX = COUNTER_FIELDS.event("");
+
+/** The millisecond part of a stream id (`1764142800000-3` → 1764142800000). */
+export function streamIdMs(id: string): number {
+  return Number(id.split("-")[0]);
+}
+
+/**
+ * Decodes the `b` field of a buffer entry. The Upstash client JSON-parses string replies it can,
+ * so the value arrives as the parsed object or, when it was not JSON, as the string itself.
+ */
+export function decodeBufferEntry(id: string, fields: Record<string, unknown> | null | undefined): BufferEntry {
+  const value = fields?.[BUFFER_FIELD];
+  const raw = typeof value === "string" ? value : JSON.stringify(value ?? null);
+  let parsed: unknown = value;
+  if (typeof value === "string") {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return { id, invalid: "not JSON", raw };
+    }
+  }
+  const entry = parsed as { v?: unknown; rows?: unknown } | null;
+  if (typeof entry !== "object" || entry === null || entry.v !== BUFFER_ENTRY_VERSION || !Array.isArray(entry.rows)) {
+    return { id, invalid: `not a buffer entry of version ${BUFFER_ENTRY_VERSION}`, raw };
+  }
+  return { id, rows: entry.rows as EventRow[] };
+}
+
+const toNumber = (value: unknown): number => {
+  const n = typeof value === "number" ? value : Number(value);
+  return Number.isFinite(n) ? n : 0;
+};
+
+/**
+ * Upstash adapter for the cron jobs and /health: the buffer stream, the attempts hash, the
+ * dead-letter stream and the hour counters. Every method is one HTTP request (single command,
+ * pipeline or MULTI).
+ */
+export class RedisBufferStore implements BufferPort, CounterReader {
+  private readonly keys: RedisKeys;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
+    this.keys = redisKeys(prefix);
+  }
+
+  async read(afterId: string | null, count: number): Promise<BufferEntry[]> {
+    // "(id" is an exclusive start (Redis ≥ 6.2): entries left behind after a failure are skipped.
+    const start = afterId === null ? "-" : `(${afterId}`;
+    const entries = await this.redis.xrange<Record<string, unknown>>(this.keys.buffer, start, "+", count);
+    return Object.entries(entries ?? {}).map(([id, fields]) => decodeBufferEntry(id, fields));
+  }
+
+  async remove(ids: readonly string[], clearAttempts: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    if (clearAttempts.length === 0) {
+      await this.redis.xdel(this.keys.buffer, [...ids]);
+      return;
+    }
+    const p = this.redis.pipeline();
+    p.xdel(this.keys.buffer, [...ids]);
+    p.hdel(this.keys.bufferAttempts, ...clearAttempts);
+    await p.exec();
+  }
+
+  async attempts(): Promise<Map<string, number>> {
+    const all = await this.redis.hgetall<Record<string, unknown>>(this.keys.bufferAttempts);
+    return new Map(Object.entries(all ?? {}).map(([id, n]) => [id, toNumber(n)]));
+  }
+
+  async recordFailures(ids: readonly string[]): Promise<number[]> {
+    if (ids.length === 0) return [];
+    const p = this.redis.pipeline();
+    for (const id of ids) p.hincrby(this.keys.bufferAttempts, id, 1);
+    return (await p.exec()).map(toNumber);
+  }
+
+  async deadLetter(entries: readonly DeadLetter[]): Promise<void> {
+    if (entries.length === 0) return;
+    const tx = this.redis.multi();
+    for (const e of entries) {
+      tx.xadd(
+        this.keys.deadLetter,
+        "*",
+        {
+          [DEAD_LETTER_FIELDS.entryId]: e.id,
+          [DEAD_LETTER_FIELDS.payload]: e.raw,
+          [DEAD_LETTER_FIELDS.error]: e.error,
+          [DEAD_LETTER_FIELDS.attempts]: String(e.attempts),
+        },
+        { trim: { type: "MAXLEN", threshold: DEAD_LETTER_MAX_ENTRIES, comparison: "~" } },
+      );
+    }
+    const ids = entries.map((e) => e.id);
+    tx.xdel(this.keys.buffer, ids);
+    tx.hdel(this.keys.bufferAttempts, ...ids);
+    await tx.exec();
+  }
+
+  async oldestPendingMs(): Promise<number | null> {
+    const head = await this.redis.xrange(this.keys.buffer, "-", "+", 1);
+    const id = Object.keys(head ?? {})[0];
+    return id === undefined ? null : streamIdMs(id);
+  }
+
+  async hourCounts(hours: readonly Date[]): Promise<Map<number, HourCounts>> {
+    const result = new Map<number, HourCounts>();
+    if (hours.length === 0) return result;
+    const p = this.redis.pipeline();
+    for (const hour of hours) p.hgetall(this.keys.hourCounters(hourId(hour)));
+    const replies = (await p.exec()) as Array<Record<string, unknown> | null>;
+    replies.forEach((fields, i) => {
+      if (!fields || Object.keys(fields).length === 0) return;
+      const byEvent = new Map<string, number>();
+      for (const [field, value] of Object.entries(fields)) {
+        if (field.startsWith(EVENT_FIELD_PREFIX)) byEvent.set(field.slice(EVENT_FIELD_PREFIX.length), toNumber(value));
+      }
+      result.set(hours[i]!.getTime(), { total: toNumber(fields[COUNTER_FIELDS.total]), byEvent });
+    });
+    return result;
+  }
+
+  /** /health: XLEN of the buffer and the dead-letter stream and the oldest pending id, one pipeline. */
+  async stats(): Promise<BufferStats> {
+    const p = this.redis.pipeline();
+    p.xlen(this.keys.buffer);
+    p.xlen(this.keys.deadLetter);
+    p.xrange(this.keys.buffer, "-", "+", 1);
+    const [pending, dead, head] = (await p.exec()) as [unknown, unknown, Record<string, unknown> | null];
+    const oldest = Object.keys(head ?? {})[0];
+    return { pending: toNumber(pending), dead_letter: toNumber(dead), oldest_ms: oldest === undefined ? null : streamIdMs(oldest) };
+  }
+}
