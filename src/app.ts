@@ -6,6 +6,8 @@ import { ConfigError } from "./config";
 import { ApiError } from "./errors";
 import { errorSummary, logEvent } from "./log";
 import { health } from "./routes/health";
+import { ANALYTICS_BASE_PATH, openApiDocument } from "./routes/openapi";
+import { read } from "./routes/read";
 import { ingest } from "./routes/ingest";
 import { tracker } from "./routes/tracker";
 import type { Services } from "./services";
@@ -33,6 +35,10 @@ export function createApp(servicesFor: ServicesFactory) {
   });
 
   app.route("/health", health);
+  // The read API: GET routes only, each with its own auth middleware, so the ingest route
+  // (POST on the same base path) is untouched by it.
+  app.route(ANALYTICS_BASE_PATH, read);
+  app.get("/openapi.json", (c) => c.json(openApiDocument()));
   app.route("/api/v1/analytics", ingest);
   app.route("/tracker.js", tracker);
 

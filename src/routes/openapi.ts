@@ -1,0 +1,70 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { z } from "zod";
+import type { AppEnv } from "../app";
+import { BatchBodySchema, IngestResultSchema } from "../domain/event-schema";
+import { ErrorResponseSchema } from "../domain/read-params";
+import { read } from "./read";
+
+/** Where the read API and the ingest route are mounted (src/app.ts). */
+export const ANALYTICS_BASE_PATH = "/api/v1/analytics";
+
+const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
+const error = (description: string) => ({ description, content: json(ErrorResponseSchema) });
+
+/**
+ * Builds the OpenAPI 3.1 document from the zod schemas that validate the requests: the read
+ * routes' own definitions (collected by OpenAPIHono when they were declared) and the ingest
+ * endpoint from the ingest schemas in `domain/event-schema.ts`. Nothing is written by hand.
+ */
+function buildDocument() {
+  // A documentation-only app: mounting `read` copies its route definitions under the base path.
+  const spec = new OpenAPIHono<AppEnv>();
+  spec.route(ANALYTICS_BASE_PATH, read);
+  spec.openAPIRegistry.registerPath({
+    method: "post",
+    path: ANALYTICS_BASE_PATH,
+    tags: ["ingest"],
+    summary: "Ingest a batch of up to 50 events",
+    description:
+      "JSON (`application/json`) or `text/plain` (sendBeacon), optionally `Content-Encoding: gzip`. The write key comes from `X-Write-Key`, `?key=` or `write_key` in the body. Every event gets a result: accepted, duplicate (same event_id) or rejected by index with a reason; invalid events do not fail the batch.",
+    request: {
+      headers: z.object({
+        "X-Write-Key": z.string().optional().describe("The public write key (or send `write_key` in the body, or `?key=`)."),
+      }),
+      query: z.object({ key: z.string().optional().describe("The write key, for transports that cannot set headers.") }),
+      body: { required: true, content: { "application/json": { schema: BatchBodySchema }, "text/plain": { schema: BatchBodySchema } } },
+    },
+    responses: {
+      202: { description: "Stored durably (Redis buffer or PostgreSQL); one result per event.", content: json(IngestResultSchema) },
+      400: error("Malformed body (`malformed_json`, `invalid_utf8`, `invalid_body`)."),
+      401: error("Missing or invalid write key."),
+      403: error("Origin not allowed."),
+      413: error("Body or batch too large."),
+      415: error("Unsupported content type or encoding."),
+      422: error("No valid event in the batch (`no_valid_events`)."),
+      429: error("Rate limited; retry after `Retry-After` seconds."),
+      503: error("Storage unavailable or buffer full; retry after `Retry-After` seconds."),
+    },
+  });
+  return spec.getOpenAPI31Document({
+    openapi: "3.1.0",
+    info: {
+      title: "edge-analytics-worker",
+      version: "1",
+      description:
+        "Ingests analytics event batches and answers dashboard questions. Read routes need `Authorization: Bearer <READ_TOKEN>`. Times are UTC ISO-8601; ranges are [from, to), widened to whole buckets.",
+    },
+    tags: [
+      { name: "ingest", description: "Event ingestion (write key)." },
+      { name: "read", description: "Dashboard reads (bearer READ_TOKEN)." },
+    ],
+  });
+}
+
+let cached: ReturnType<typeof buildDocument> | undefined;
+
+/** The OpenAPI 3.1 document, built once per isolate. */
+export function openApiDocument(): ReturnType<typeof buildDocument> {
+  cached ??= buildDocument();
+  return cached;
+}

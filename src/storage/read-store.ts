@@ -1,0 +1,242 @@
+/**
+ * Adapters behind the read API, over the raw clients in `services.clients`. Each method is exactly
+ * one round trip: one SQL statement (sql-read.ts) or one Redis request (one Lua script).
+ */
+import type { Redis } from "@upstash/redis/cloudflare";
+import type { Interval } from "../domain/read-params";
+import type { Sql } from "./clients";
+import {
+  checksInRange,
+  popularAssetTypesWithOpenDay,
+  series,
+  summary,
+  type CheckSqlRow,
+  type PopularSqlRow,
+  type SeriesSqlRow,
+  type SummarySqlRow,
+} from "./sql-read";
+import type { SqlStatement } from "./sql";
+import { COUNTER_FIELDS, minuteId, redisKeys, type RedisKeys } from "./redis-keys";
+
+/** bigint columns arrive as strings from the driver; counts stay far below 2^53. */
+const num = (value: string | number | null | undefined): number => Number(value ?? 0);
+const numOrNull = (value: string | number | null | undefined): number | null => (value === null || value === undefined ? null : Number(value));
+
+export interface SummaryRow {
+  bucket: string;
+  event_name: string;
+  category: string;
+  event_count: number;
+  unique_users: number;
+  unique_sessions: number;
+  complete: boolean;
+}
+
+export interface SeriesRow {
+  bucket: string;
+  event_count: number;
+  percentiles: (number | null)[] | null;
+  complete: boolean;
+}
+
+export interface PopularRow {
+  asset_type: string;
+  generation_count: number;
+  unique_creators: number;
+}
+
+export interface CheckRow {
+  hour: string;
+  scope: string;
+  redis_count: number | null;
+  raw_count: number;
+  rollup_count: number;
+  drift: number;
+  status: "match" | "drift";
+  action: string | null;
+  checked_at: string;
+}
+
+/** The PostgreSQL questions of the read API. */
+export class PostgresReadStore {
+  constructor(private readonly sql: Sql) {}
+
+  private async run<T>(statement: SqlStatement): Promise<T[]> {
+    return (await this.sql.query(statement.text, [...statement.values])) as T[];
+  }
+
+  /** Rollup rows for [from, to); `clean` when the whole range is closed and free of dirty buckets. */
+  async summary(
+    interval: Interval,
+    from: Date,
+    to: Date,
+    filter: { eventName?: string | undefined; category?: string | undefined },
+  ): Promise<{ clean: boolean; rows: SummaryRow[] }> {
+    const result = await this.run<SummarySqlRow>(summary(interval, from, to, filter));
+    const rows: SummaryRow[] = [];
+    for (const r of result) {
+      if (r.bucket === null) continue;
+      rows.push({
+        bucket: r.bucket,
+        event_name: r.event_name ?? "",
+        category: r.category ?? "",
+        event_count: num(r.event_count),
+        unique_users: num(r.unique_users),
+        unique_sessions: num(r.unique_sessions),
+        complete: r.complete === true,
+      });
+    }
+    return { clean: result[0]?.clean === true, rows };
+  }
+
+  /** One row per bucket of [from, to), gap-filled. */
+  async series(
+    interval: Interval,
+    from: Date,
+    to: Date,
+    eventName: string,
+    percentiles?: { fractions: readonly number[]; property: string },
+  ): Promise<SeriesRow[]> {
+    const result = await this.run<SeriesSqlRow>(series(interval, from, to, eventName, percentiles));
+    return result.map((r) => ({
+      bucket: r.bucket,
+      event_count: num(r.event_count),
+      percentiles: percentiles ? (r.percentiles ?? null) : null,
+      complete: r.complete === true,
+    }));
+  }
+
+  async popularAssetTypes(from: Date, to: Date, limit: number): Promise<{ clean: boolean; rows: PopularRow[] }> {
+    const result = await this.run<PopularSqlRow>(popularAssetTypesWithOpenDay(from, to, limit));
+    const rows = result
+      .filter((r) => r.asset_type !== null)
+      .map((r) => ({ asset_type: r.asset_type!, generation_count: num(r.generation_count), unique_creators: num(r.unique_creators) }));
+    return { clean: result[0]?.clean === true, rows };
+  }
+
+  /** At most `limit` rows, and whether more matched. */
+  async checks(from: Date, to: Date, limit: number): Promise<{ truncated: boolean; rows: CheckRow[] }> {
+    const result = await this.run<CheckSqlRow>(checksInRange(from, to, limit));
+    const rows = result.slice(0, limit).map((r) => ({
+      hour: r.hour,
+      scope: r.scope,
+      redis_count: numOrNull(r.redis_count),
+      raw_count: num(r.raw_count),
+      rollup_count: num(r.rollup_count),
+      drift: num(r.drift),
+      status: r.status,
+      action: r.action,
+      checked_at: r.checked_at,
+    }));
+    return { truncated: result.length > limit, rows };
+  }
+}
+
+/**
+ * Sums the minute counter hashes of the window, counts the union of the minute user HyperLogLogs
+ * and the active sessions, in one script: one request, one billed command.
+ *
+ * KEYS: [1..n] minute counter hashes, [n+1..2n] minute user HLLs, [2n+1] active-sessions zset.
+ * ARGV: [1] n, [2] active-since epoch ms.
+ * Returns { unique users, active sessions, field, sum, field, sum, … } (fields as in
+ * COUNTER_FIELDS: `total`, `e:<event_name>`, `c:<category>`).
+ *
+ * Not a read-only script (EVAL_RO) although it writes nothing visible: Redis refuses PFCOUNT in a
+ * read-only script ("Write commands are not allowed from read-only scripts", seen on Redis 7.0.15)
+ * because PFCOUNT may rewrite the cached cardinality inside the HyperLogLog.
+ */
+export const REALTIME_SCRIPT = `
+local n = tonumber(ARGV[1])
+local sums, order = {}, {}
+for i = 1, n do
+  local flat = redis.call('HGETALL', KEYS[i])
+  for j = 1, #flat, 2 do
+    local field = flat[j]
+    if sums[field] == nil then
+      sums[field] = 0
+      order[#order + 1] = field
+    end
+    sums[field] = sums[field] + tonumber(flat[j + 1])
+  end
+end
+local users = 0
+if n > 0 then users = redis.call('PFCOUNT', unpack(KEYS, n + 1, 2 * n)) end
+local active = redis.call('ZCOUNT', KEYS[2 * n + 1], ARGV[2], '+inf')
+local out = {users, active}
+for _, field in ipairs(order) do
+  out[#out + 1] = field
+  out[#out + 1] = sums[field]
+end
+return out
+`;
+
+export interface RealtimeSnapshot {
+  /** Start of the first minute of the window. */
+  from: Date;
+  eventCount: number;
+  byEventName: Map<string, number>;
+  byCategory: Map<string, number>;
+  activeSessions: number;
+  uniqueUsersEstimate: number;
+}
+
+/** The Redis side of the read API. */
+export class RedisRealtimeStore {
+  private readonly keys: RedisKeys;
+  private readonly script;
+
+  constructor(redis: Redis, prefix: string) {
+    this.keys = redisKeys(prefix);
+    // EVALSHA, falling back to EVAL on NOSCRIPT (the client does it; only after a script flush).
+    this.script = redis.createScript<Array<string | number>>(REALTIME_SCRIPT);
+  }
+
+  /**
+   * The `minutes` UTC minutes ending with the one holding `now`, and sessions seen since
+   * `now - activeMs`.
+   */
+  async snapshot(now: Date, minutes: number, activeMs: number): Promise<RealtimeSnapshot> {
+    const ids: string[] = [];
+    const currentMinute = Math.floor(now.getTime() / 60_000) * 60_000;
+    for (let i = minutes - 1; i >= 0; i--) ids.push(minuteId(new Date(currentMinute - i * 60_000)));
+    const keys = [...ids.map((id) => this.keys.minuteCounters(id)), ...ids.map((id) => this.keys.minuteUsers(id)), this.keys.activeSessions];
+    const reply = await this.script.exec(keys, [String(ids.length), String(now.getTime() - activeMs)]);
+
+    const snapshot: RealtimeSnapshot = {
+      from: new Date(currentMinute - (minutes - 1) * 60_000),
+      eventCount: 0,
+      byEventName: new Map(),
+      byCategory: new Map(),
+      uniqueUsersEstimate: Number(reply[0] ?? 0),
+      activeSessions: Number(reply[1] ?? 0),
+    };
+    const eventPrefix = COUNTER_FIELDS.event("");
+    const categoryPrefix = COUNTER_FIELDS.category("");
+    for (let i = 2; i + 1 < reply.length; i += 2) {
+      // The client JSON-parses replies it can; fields always carry a prefix, so they stay strings.
+      const field = String(reply[i]);
+      const value = Number(reply[i + 1]);
+      if (field === COUNTER_FIELDS.total) snapshot.eventCount = value;
+      else if (field.startsWith(eventPrefix)) snapshot.byEventName.set(field.slice(eventPrefix.length), value);
+      else if (field.startsWith(categoryPrefix)) snapshot.byCategory.set(field.slice(categoryPrefix.length), value);
+    }
+    return snapshot;
+  }
+}
+
+export interface ReadStores {
+  postgres: PostgresReadStore;
+  realtime: RedisRealtimeStore;
+}
+
+const cache = new WeakMap<object, ReadStores>();
+
+/** The read adapters for one set of clients (built once per clients object, like the services). */
+export function readStores(clients: { redis: Redis; sql: Sql }, prefix: string): ReadStores {
+  let stores = cache.get(clients);
+  if (!stores) {
+    stores = { postgres: new PostgresReadStore(clients.sql), realtime: new RedisRealtimeStore(clients.redis, prefix) };
+    cache.set(clients, stores);
+  }
+  return stores;
+}
