@@ -480,3 +480,6 @@ FROM analytics_meta m WHERE m.key = 'tier'`,
     values: [`{${jobs.join(",")}}`],
   };
 }
+
+// The read API's statements (dashboards) live beside these, in sql-read.ts.
+export * from "./sql-read";

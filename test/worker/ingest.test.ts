@@ -1,4 +1,4 @@
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { neon, neonConfig } from "@neondatabase/serverless";
 import { Redis } from "@upstash/redis/cloudflare";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -277,15 +277,28 @@ describe("POST /api/v1/analytics: refusals", () => {
 });
 
 describe("POST /api/v1/analytics: failures of the stores", () => {
-  it("PostgreSQL down: 202, the batch waits in the buffer, nothing in PostgreSQL", async () => {
+  it("PostgreSQL down: 202, the batch waits in the buffer; once it returns the drain stores each event once", async () => {
     await control("postgres/stop");
     const events = batch(20);
-    const response = await post({ events });
-    expect(response.status).toBe(202);
-    expect(((await response.json()) as IngestBody).accepted).toBe(20);
-    expect(await redis.xlen(keys.buffer)).toBe(1);
+    const resent = batch(10);
+    for (const body of [{ events }, { events: resent }, { events: resent, sent_at: new Date().toISOString() }]) {
+      const response = await post(body);
+      expect(response.status).toBe(202);
+    }
+    expect(await redis.xlen(keys.buffer)).toBe(2);
     await control("postgres/start");
-    expect(await storedCount(events.map((e) => e.event_id as string))).toBe(0);
+    const ids = [...events, ...resent].map((e) => e.event_id as string);
+    expect(await storedCount(ids)).toBe(0);
+
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(await storedCount(ids)).toBe(30);
+    expect(await redis.xlen(keys.buffer)).toBe(0);
+    const duplicates = (await sql.query(
+      "SELECT count(*)::int - count(DISTINCT event_id)::int AS n FROM analytics_events_ts",
+    )) as Array<{ n: number }>;
+    expect(duplicates[0]!.n).toBe(0);
   });
 
   it("Redis down: 202 and the batch is already in PostgreSQL", async () => {
