@@ -48,6 +48,12 @@ export const DEFAULT_SPANS = {
 
 /** Minute keys live 2 hours in Redis, so the real-time window is at most one hour. */
 export const MAX_REALTIME_MINUTES = 60;
+/**
+ * Rows one `summary` answer may carry. 30 days hourly over a few hundred event names is ~200k rows
+ * (~30 MB of JSON): too much for a dashboard and for a Worker's 128 MB. Past it the answer is cut
+ * at a bucket boundary and says `truncated: true`; filter by event_name/category or use days.
+ */
+export const MAX_SUMMARY_ROWS = 10_000;
 /** "Active" sessions: last seen within this many milliseconds. */
 export const ACTIVE_SESSION_MS = 5 * MINUTE_MS;
 /** Longest moving-average window, in buckets. */
@@ -194,6 +200,9 @@ export const SummaryResponseSchema = z
     from: isoTime("Aligned start, inclusive"),
     to: isoTime("Aligned end, exclusive"),
     complete: z.boolean().describe("Every bucket of the range is closed and clean (then the answer carries Cache-Control: public)."),
+    truncated: z
+      .boolean()
+      .describe("More than MAX_SUMMARY_ROWS (10,000) rows matched: `rows` stops at the last whole bucket that fit. Narrow the range, filter, or use interval=day."),
     rows: z.array(SummaryRowSchema).describe("One row per non-empty (bucket, event_name, category), ordered by those."),
   })
   .meta({ id: "SummaryResponse" });

@@ -10,6 +10,7 @@ import {
   DEFAULT_SPANS,
   ErrorResponseSchema,
   INTERVAL_MS,
+  MAX_SUMMARY_ROWS,
   PopularQuerySchema,
   PopularResponseSchema,
   RANGE_CAPS,
@@ -198,10 +199,23 @@ read.openapi(summaryRoute, async (c) => {
     now,
   });
   const { postgres } = stores(c);
-  const result = await postgres.summary(query.interval, range.from, range.to, { eventName: query.event_name, category: query.category });
+  const result = await postgres.summary(
+    query.interval,
+    range.from,
+    range.to,
+    { eventName: query.event_name, category: query.category },
+    MAX_SUMMARY_ROWS,
+  );
   setCache(c, cacheControl(result.clean, range, now));
   return c.json(
-    { interval: query.interval, from: range.from.toISOString(), to: range.to.toISOString(), complete: result.clean, rows: result.rows },
+    {
+      interval: query.interval,
+      from: range.from.toISOString(),
+      to: range.to.toISOString(),
+      complete: result.clean,
+      truncated: result.truncated,
+      rows: result.rows,
+    },
     200,
   );
 });

@@ -71,8 +71,9 @@ export class PostgresReadStore {
     from: Date,
     to: Date,
     filter: { eventName?: string | undefined; category?: string | undefined },
-  ): Promise<{ clean: boolean; rows: SummaryRow[] }> {
-    const result = await this.run<SummarySqlRow>(summary(interval, from, to, filter));
+    maxRows: number,
+  ): Promise<{ clean: boolean; truncated: boolean; rows: SummaryRow[] }> {
+    const result = await this.run<SummarySqlRow>(summary(interval, from, to, filter, maxRows));
     const rows: SummaryRow[] = [];
     for (const r of result) {
       if (r.bucket === null) continue;
@@ -86,7 +87,13 @@ export class PostgresReadStore {
         complete: r.complete === true,
       });
     }
-    return { clean: result[0]?.clean === true, rows };
+    const truncated = rows.length > maxRows;
+    if (truncated) {
+      // Cut at a bucket boundary: a partial bucket would read as real (smaller) totals.
+      const lastBucket = rows[maxRows]!.bucket;
+      while (rows.length > 0 && rows[rows.length - 1]!.bucket === lastBucket) rows.pop();
+    }
+    return { clean: result[0]?.clean === true, truncated, rows };
   }
 
   /** One row per bucket of [from, to), gap-filled. */

@@ -71,7 +71,7 @@ export interface SummarySqlRow {
  * and/or category. Always returns at least one row: `clean` (every bucket of the range is closed and
  * none is dirty) is on every row, and an empty answer is one row whose `bucket` is null.
  * Rows: `{ clean, bucket, event_name, category, event_count, unique_users, unique_sessions, complete }`,
- * ordered by bucket, event_name, category.
+ * ordered by bucket, event_name, category; at most `maxRows + 1` (one more tells the caller it cut).
  * @example await sql.query(...Object.values(summary("hour", from, to, { eventName: "page_view" })))
  */
 export function summary(
@@ -79,6 +79,7 @@ export function summary(
   from: Date,
   to: Date,
   filter: { eventName?: string | undefined; category?: string | undefined } = {},
+  maxRows = 10_000,
 ): SqlStatement {
   const w = WIDTH[interval];
   return {
@@ -100,8 +101,9 @@ SELECT (b.to_ts <= b.open_bucket AND NOT EXISTS (SELECT 1 FROM dirty)) AS clean,
   x.event_count, x.unique_users, x.unique_sessions,
   (x.bucket < b.open_bucket AND x.bucket NOT IN (SELECT bucket FROM dirty)) AS complete
 FROM b LEFT JOIN data x ON true
-ORDER BY x.bucket, x.event_name COLLATE "C", x.category COLLATE "C"`,
-    values: [from.toISOString(), to.toISOString(), filter.eventName ?? null, filter.category ?? null],
+ORDER BY x.bucket, x.event_name COLLATE "C", x.category COLLATE "C"
+LIMIT $5::integer + 1`,
+    values: [from.toISOString(), to.toISOString(), filter.eventName ?? null, filter.category ?? null, maxRows],
   };
 }
 
