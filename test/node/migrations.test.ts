@@ -45,9 +45,9 @@ const filesFor = async (tier: Tier) =>
   (await loadMigrations()).filter((f) => f.tiers.includes(tier)).map((f) => f.file);
 
 describe("migration files", () => {
-  it("give every tier one file per version, 0000 to 0005", async () => {
+  it("give every tier one file per version, 0000 to 0006", async () => {
     for (const tier of ["timescale", "timescale-apache", "postgres"] as const) {
-      expect((await filesFor(tier)).map((f) => f.slice(0, 4))).toEqual(["0000", "0001", "0002", "0003", "0004", "0005"]);
+      expect((await filesFor(tier)).map((f) => f.slice(0, 4))).toEqual(["0000", "0001", "0002", "0003", "0004", "0005", "0006"]);
     }
   });
 });
@@ -86,7 +86,7 @@ describe("migrate on PostgreSQL 15", () => {
     const dir = await copyMigrations();
     await migrate({ databaseUrl: db.url, migrationsDir: dir });
     await appendFile(join(dir, "0001_core.sql"), "\n-- edited after it was applied\n");
-    await writeFile(join(dir, "0006_later.sql"), "CREATE TABLE analytics_later (id int);\n");
+    await writeFile(join(dir, "9001_later.sql"), "CREATE TABLE analytics_later (id int);\n");
     await expect(migrate({ databaseUrl: db.url, migrationsDir: dir })).rejects.toThrow(
       /applied migration 0001_core\.sql has changed/,
     );
@@ -96,12 +96,12 @@ describe("migrate on PostgreSQL 15", () => {
   it("rolls back a failing file, names it with the line, and records nothing", async () => {
     const db = await freshDb();
     const dir = await copyMigrations();
-    await writeFile(join(dir, "0006_broken.sql"), "CREATE TABLE analytics_half (id int);\n\nSELECT no_such_column FROM analytics_half;\n");
+    await writeFile(join(dir, "9001_broken.sql"), "CREATE TABLE analytics_half (id int);\n\nSELECT no_such_column FROM analytics_half;\n");
     await expect(migrate({ databaseUrl: db.url, migrationsDir: dir })).rejects.toThrow(
-      /migration 0006_broken\.sql failed \(line 3\): column "no_such_column" does not exist/,
+      /migration 9001_broken\.sql failed \(line 3\): column "no_such_column" does not exist/,
     );
     expect(await query(db.url, `SELECT to_regclass('analytics_half') AS t`)).toEqual([{ t: null }]);
-    expect(await query(db.url, `SELECT count(*)::int AS n FROM analytics_migrations WHERE version = '0006'`)).toEqual([{ n: 0 }]);
+    expect(await query(db.url, `SELECT count(*)::int AS n FROM analytics_migrations WHERE version = '9001'`)).toEqual([{ n: 0 }]);
     // The files before it were applied and stay applied.
     expect(await query(db.url, READ_TIER)).toEqual([{ tier: "postgres" }]);
   });
@@ -110,12 +110,12 @@ describe("migrate on PostgreSQL 15", () => {
     const db = await freshDb();
     const dir = await copyMigrations();
     await writeFile(
-      join(dir, "0006_concurrent_index.sql"),
-      "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS analytics_checks_hour_idx ON analytics_checks (hour)\n",
+      join(dir, "9001_concurrent_index.sql"),
+      "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS analytics_checks_status_idx ON analytics_checks (status)\n",
     );
     const result = await migrate({ databaseUrl: db.url, migrationsDir: dir });
-    expect(result.applied.at(-1)).toBe("0006_concurrent_index.sql");
-    expect(await query(db.url, `SELECT to_regclass('analytics_checks_hour_idx')::text AS i`)).toEqual([{ i: "analytics_checks_hour_idx" }]);
+    expect(result.applied.at(-1)).toBe("9001_concurrent_index.sql");
+    expect(await query(db.url, `SELECT to_regclass('analytics_checks_status_idx')::text AS i`)).toEqual([{ i: "analytics_checks_status_idx" }]);
   });
 
   it("refuses a TimescaleDB tier on a server without TimescaleDB", async () => {
