@@ -13,6 +13,8 @@ export interface ApiErrorOptions {
   retryAfterSeconds?: number;
   /** Public, JSON-safe detail for the client (e.g. per-event reasons of a 422); sent as `error.details`. */
   details?: Record<string, unknown>;
+  /** Extra response headers, e.g. `WWW-Authenticate` on a 401 (RFC 9110 §11.6.1). */
+  headers?: Record<string, string>;
   /** Internal context for logs (never serialised into the response). */
   cause?: unknown;
 }
@@ -33,6 +35,7 @@ export class ApiError extends HTTPException {
   readonly retryable: boolean;
   readonly retryAfterSeconds: number | undefined;
   readonly details: Record<string, unknown> | undefined;
+  readonly headers: Record<string, string> | undefined;
 
   constructor(status: ContentfulStatusCode, code: string, message: string, options: ApiErrorOptions = {}) {
     super(status, { message, cause: options.cause });
@@ -40,6 +43,7 @@ export class ApiError extends HTTPException {
     this.code = code;
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.details = options.details;
+    this.headers = options.headers;
     this.retryable = options.retryable ?? options.retryAfterSeconds !== undefined;
   }
 
@@ -52,7 +56,7 @@ export class ApiError extends HTTPException {
 
   /** A JSON response with the stable error shape and `Retry-After` when set. */
   override getResponse(): Response {
-    const headers = new Headers({ "content-type": "application/json; charset=utf-8" });
+    const headers = new Headers({ ...this.headers, "content-type": "application/json; charset=utf-8" });
     if (this.retryAfterSeconds !== undefined) headers.set("retry-after", String(Math.ceil(this.retryAfterSeconds)));
     return new Response(JSON.stringify(this.toJSON()), { status: this.status, headers });
   }

@@ -38,6 +38,8 @@ import { readStores } from "../storage/read-store";
 
 const ENCODER = new TextEncoder();
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+/** The challenge a 401 carries so clients know which scheme to use (RFC 6750 §3). */
+const BEARER_CHALLENGE = { "WWW-Authenticate": 'Bearer realm="analytics"' };
 const tokenDigests = new WeakMap<Config, Promise<ArrayBuffer>>();
 
 /**
@@ -48,10 +50,16 @@ const tokenDigests = new WeakMap<Config, Promise<ArrayBuffer>>();
 export const readAuth = createMiddleware<AppEnv>(async (c, next) => {
   const { config } = c.var.services;
   if (!config.READ_TOKEN) {
-    throw new ApiError(401, "read_api_disabled", "The read API is disabled: no READ_TOKEN is configured on this deployment.");
+    throw new ApiError(401, "read_api_disabled", "The read API is disabled: no READ_TOKEN is configured on this deployment.", {
+      headers: BEARER_CHALLENGE,
+    });
   }
   const match = BEARER.exec(c.req.header("authorization") ?? "");
-  if (!match) throw new ApiError(401, "missing_read_token", "An Authorization: Bearer <READ_TOKEN> header is required.");
+  if (!match) {
+    throw new ApiError(401, "missing_read_token", "An Authorization: Bearer <READ_TOKEN> header is required.", {
+      headers: BEARER_CHALLENGE,
+    });
+  }
   let expected = tokenDigests.get(config);
   if (!expected) {
     expected = crypto.subtle.digest("SHA-256", ENCODER.encode(config.READ_TOKEN));
@@ -59,7 +67,9 @@ export const readAuth = createMiddleware<AppEnv>(async (c, next) => {
   }
   const given = await crypto.subtle.digest("SHA-256", ENCODER.encode(match[1]));
   if (!crypto.subtle.timingSafeEqual(await expected, given)) {
-    throw new ApiError(401, "invalid_read_token", "The bearer token is not valid for the read API.");
+    throw new ApiError(401, "invalid_read_token", "The bearer token is not valid for the read API.", {
+      headers: { "WWW-Authenticate": 'Bearer realm="analytics", error="invalid_token"' },
+    });
   }
   await next();
 });

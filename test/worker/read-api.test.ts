@@ -21,6 +21,7 @@ describe("read API authentication", () => {
     const response = await SELF.fetch(`${BASE}/${path}`);
     expect(response.status).toBe(401);
     expect(response.headers.get("content-type")).toContain("application/json");
+    expect(response.headers.get("www-authenticate")).toBe('Bearer realm="analytics"');
     const body = (await response.json()) as ErrorBody;
     expect(body.error).toMatchObject({ code: "missing_read_token", retryable: false });
   });
@@ -29,6 +30,7 @@ describe("read API authentication", () => {
     for (const token of ["test-read-token-0123456788", "short", `${TOKEN}x`]) {
       const response = await SELF.fetch(`${BASE}/${path}`, { headers: { authorization: `Bearer ${token}` } });
       expect(response.status).toBe(401);
+      expect(response.headers.get("www-authenticate")).toContain('error="invalid_token"');
       expect(((await response.json()) as ErrorBody).error.code).toBe("invalid_read_token");
     }
   });
