@@ -15,7 +15,7 @@ import {
   type SeriesSqlRow,
   type SummarySqlRow,
 } from "./sql-read";
-import type { SqlStatement } from "./sql";
+import type { CheckRow as RecordedCheck, SqlStatement } from "./sql";
 import { COUNTER_FIELDS, minuteId, redisKeys, type RedisKeys } from "./redis-keys";
 
 /** bigint columns arrive as strings from the driver; counts stay far below 2^53. */
@@ -45,15 +45,8 @@ export interface PopularRow {
   unique_creators: number;
 }
 
-export interface CheckRow {
-  hour: string;
-  scope: string;
-  redis_count: number | null;
-  raw_count: number;
-  rollup_count: number;
-  drift: number;
-  status: "match" | "drift";
-  action: string | null;
+/** A stored reconciliation row: what the hourly job recorded, and when. */
+export interface CheckRow extends RecordedCheck {
   checked_at: string;
 }
 
