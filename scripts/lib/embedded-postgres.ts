@@ -32,6 +32,10 @@ export async function startEmbeddedTimescale(
   });
   // PGlite starts with client_min_messages = debug3: every statement would carry DEBUG notices.
   await db.exec("SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS timescaledb");
+  // Reopening a persisted data dir, `CREATE EXTENSION IF NOT EXISTS` is a no-op that does not load
+  // the library, so `timescaledb.license` would read as unset and the tier probe would see
+  // `timescale-apache` instead of the recorded `timescale`.
+  await db.exec("LOAD 'timescaledb'");
   const socketPort = options.socketPort ?? (await freePort());
   // pglite-socket is typed against @electric-sql/pglite; the TimescaleDB build has the same API.
   const server = new PGLiteSocketServer({ db: db as never, port: socketPort, host: "127.0.0.1" });
