@@ -1,0 +1,123 @@
+/**
+ * Part 1 — CPU per batch: JSON.parse + prepareBatch (validate, normalise) + planCounters of a
+ * realistic 50-event batch, in workerd (Miniflare, the runtime `wrangler dev` uses) and in Node.
+ *
+ * workerd's clock has 1 ms resolution, so it is read around blocks of iterations and the
+ * per-batch figures are block means (p50/p99 over blocks); Node times every batch with
+ * process.hrtime.bigint() (true p50/p99). zod runs jitless in both (src/config.ts, event-schema.ts).
+ */
+import { build } from "esbuild";
+import { Miniflare } from "miniflare";
+import { resolve } from "node:path";
+import { planCounters } from "../../src/domain/counter-plan";
+import { prepareBatch } from "../../src/domain/ingest-batch";
+import { makeBatch, prng } from "./fixtures";
+import type { Figure, PartResult, Size } from "./report";
+import { log, median, percentile, round } from "./util";
+
+const UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+const TARGET_US = 500;
+const FREE_PLAN_CPU_US = 10_000;
+
+interface Variant {
+  label: string;
+  clientIds: boolean;
+}
+const VARIANTS: Variant[] = [
+  { label: "client event_ids", clientIds: true },
+  { label: "derived event_ids", clientIds: false },
+];
+
+async function bundleWorker(): Promise<string> {
+  const out = await build({
+    entryPoints: [resolve(import.meta.dirname, "cpu-worker/index.ts")],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    mainFields: ["browser", "module", "main"],
+    conditions: ["workerd", "worker", "browser"],
+    target: "es2022",
+    write: false,
+    logLevel: "silent",
+  });
+  return out.outputFiles[0]!.text;
+}
+
+async function nodeRun(body: string, iterations: number): Promise<number[]> {
+  const bytes = Buffer.byteLength(body);
+  const times: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const t0 = process.hrtime.bigint();
+    const prepared = await prepareBatch(JSON.parse(body), { receivedAt: new Date(), bodyBytes: bytes, userAgent: UA });
+    planCounters(prepared.rows);
+    times.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  return times;
+}
+
+export async function runCpu(size: Size): Promise<Omit<PartResult, "seconds">> {
+  const blocks = size === "full" ? 120 : 20;
+  const per = size === "full" ? 50 : 20;
+  const nodeIterations = size === "full" ? 5_000 : 500;
+  const figures: Figure[] = [];
+  const raw: Record<string, unknown> = {};
+
+  log("cpu: bundling the bench worker for workerd");
+  const mf = new Miniflare({ modules: true, script: await bundleWorker(), compatibilityDate: "2026-04-26" });
+  try {
+    for (const variant of VARIANTS) {
+      const body = JSON.stringify(makeBatch(prng(7), { clientIds: variant.clientIds }));
+      const bytes = Buffer.byteLength(body);
+      // workerd: warm-up request, then 3 requests of `blocks` blocks; the median block figures are kept.
+      await mf.dispatchFetch(`http://bench/?blocks=5&per=${per}`, { method: "POST", body });
+      const reps: { p50: number; p99: number; blockUs: number[] }[] = [];
+      for (let rep = 0; rep < 3; rep++) {
+        const res = await mf.dispatchFetch(`http://bench/?blocks=${blocks}&per=${per}`, { method: "POST", body });
+        const json = (await res.json()) as { blockMs: number[]; rows: number; rejected: number };
+        if (json.rows !== 50) throw new Error(`cpu: the bench batch was not fully accepted (${json.rows} rows, ${json.rejected} rejected)`);
+        const blockUs = json.blockMs.map((ms) => (ms * 1000) / per);
+        reps.push({ p50: percentile(blockUs, 50), p99: percentile(blockUs, 99), blockUs });
+      }
+      const p50 = median(reps.map((r) => r.p50));
+      const p99 = median(reps.map((r) => r.p99));
+      log(`cpu: workerd ${variant.label}: p50 ${round(p50)} µs, p99 ${round(p99)} µs per batch (block means)`);
+      figures.push({
+        name: `workerd, ${variant.label}: p50 / p99`,
+        value: `${round(p50, 0)} / ${round(p99, 0)} µs`,
+        unit: "µs",
+        target: `p99 ≤ ${TARGET_US} µs`,
+        met: p99 <= TARGET_US,
+        detail: `block means of ${per} batches, ${blocks} blocks × 3 requests, median of 3; ${bytes} B body; p99 = ${round((p99 / FREE_PLAN_CPU_US) * 100)} % of the Free plan's 10 ms`,
+      });
+
+      // Node: warm up, then time each batch; median of 3 runs.
+      await nodeRun(body, Math.min(1_000, nodeIterations));
+      const nodeReps: { p50: number; p99: number }[] = [];
+      for (let rep = 0; rep < 3; rep++) {
+        const t = await nodeRun(body, nodeIterations);
+        nodeReps.push({ p50: percentile(t, 50), p99: percentile(t, 99) });
+      }
+      const np50 = median(nodeReps.map((r) => r.p50));
+      const np99 = median(nodeReps.map((r) => r.p99));
+      log(`cpu: node ${variant.label}: p50 ${round(np50)} µs, p99 ${round(np99)} µs per batch`);
+      figures.push({
+        name: `Node, ${variant.label}: p50 / p99`,
+        value: `${round(np50, 0)} / ${round(np99, 0)} µs`,
+        unit: "µs",
+        detail: `process.hrtime per batch, ${nodeIterations} batches × 3, median of 3 (reference only: workerd is the deployed runtime)`,
+      });
+      raw[variant.label] = { bytes, workerd: reps.map(({ p50: a, p99: b }) => ({ p50: a, p99: b })), node: nodeReps, workerdP50: p50, workerdP99: p99 };
+    }
+  } finally {
+    await mf.dispose();
+  }
+  return {
+    part: "cpu",
+    title: "CPU per batch",
+    status: "ok",
+    method:
+      "JSON.parse + prepareBatch + planCounters of one realistic 50-event batch (zod 4 jitless). workerd via Miniflare (same workerd as wrangler dev): its clock has 1 ms resolution, so per-batch figures are block means, p50/p99 over blocks. Node: process.hrtime per batch.",
+    figures,
+    raw,
+  };
+}

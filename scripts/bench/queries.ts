@@ -1,0 +1,168 @@
+/**
+ * Part 5 — queries on N generated events over 30 days (10,000,000 at full size), postgres tier on
+ * the machine's PostgreSQL: the read API's statements (src/storage/sql-read.ts) served from the
+ * rollups vs the same answer aggregated from raw rows. Server time = planning + execution time
+ * from `EXPLAIN (ANALYZE, TIMING OFF)`; warm median of 5 (3 at smoke size) after one cold run.
+ *
+ * Events are generated server-side (`INSERT … SELECT generate_series`, one statement per day):
+ * 300 event names with Zipf-like popularity (page_view ≈ 15 %), 12 categories, 200,000 users
+ * (skewed), sessions, `asset_type` on asset_generated. Rollups are computed by the project's own
+ * `CALL analytics_refresh_rollups(from, to)`.
+ */
+import pg from "pg";
+import { series, summary, popularAssetTypesWithOpenDay } from "../../src/storage/sql-read";
+import { createMigratedDatabase, ensurePartitionsBack } from "./databases";
+import { ASSET_TYPES, categoryOf, EVENT_NAMES } from "./fixtures";
+import type { Figure, PartResult, Size } from "./report";
+import { log, median, progress, round } from "./util";
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+async function serverMs(client: pg.Client, text: string, values: readonly unknown[]): Promise<number> {
+  const r = await client.query(`EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ${text}`, values as unknown[]);
+  const plan = (r.rows[0] as { "QUERY PLAN": Array<{ "Planning Time": number; "Execution Time": number }> })["QUERY PLAN"][0]!;
+  return plan["Planning Time"] + plan["Execution Time"];
+}
+
+async function timeQuery(client: pg.Client, text: string, values: readonly unknown[], warmRuns: number): Promise<{ cold: number; warm: number }> {
+  const cold = await serverMs(client, text, values);
+  const warm: number[] = [];
+  for (let i = 0; i < warmRuns; i++) warm.push(await serverMs(client, text, values));
+  return { cold, warm: median(warm) };
+}
+
+const ORIGIN = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`;
+
+export async function runQueries(size: Size): Promise<Omit<PartResult, "seconds">> {
+  const total = size === "full" ? 10_000_000 : 200_000;
+  const warmRuns = size === "full" ? 5 : 3;
+  const db = await createMigratedDatabase("queries");
+  const client = new pg.Client(db.url);
+  await client.connect();
+  try {
+    await client.query("SET synchronous_commit = off");
+    await ensurePartitionsBack(client, 32);
+    const end = Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR;
+    const start = end - 30 * DAY;
+    await client.query(`CREATE TEMP TABLE bench_names AS SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(name, category, idx)`, [
+      EVENT_NAMES,
+      EVENT_NAMES.map((_, i) => categoryOf(i)),
+    ]);
+    log(`queries: generating ${total.toLocaleString("en-US")} events over 30 days (server-side)…`);
+    const perDay = Math.floor(total / 30);
+    const genStarted = Date.now();
+    const bar = progress("generate", 30);
+    for (let d = 0; d < 30; d++) {
+      await client.query(
+        `WITH n AS (SELECT array_agg(name ORDER BY idx) AS names, array_agg(category ORDER BY idx) AS cats FROM bench_names),
+g AS (
+  SELECT to_timestamp(($1::bigint + floor(random() * 86400000)::bigint) / 1000.0) AS t,
+         1 + floor(300 * random() ^ 3)::int AS k, floor(200000 * random() ^ 2)::int AS u, random() AS r
+  FROM generate_series(1, $2::int)
+)
+INSERT INTO analytics_events_ts (time, event_id, event_name, category, user_id, session_id, properties, device_info, page_url, referrer, received_at, skew_ms)
+SELECT g.t, gen_random_uuid(), n.names[g.k], n.cats[g.k],
+  CASE WHEN g.r < 0.2 THEN NULL ELSE 'usr_' || g.u END,
+  'ses_' || g.u || '_' || (extract(epoch FROM g.t)::bigint / 1800),
+  CASE WHEN n.names[g.k] = 'asset_generated'
+    THEN jsonb_build_object('asset_type', ($3::text[])[1 + floor(8 * random() ^ 2)::int], 'duration_ms', floor(random() * 20000)::int)
+    ELSE jsonb_build_object('plan', CASE WHEN g.r < 0.8 THEN 'free' ELSE 'pro' END, 'duration_ms', floor(random() * 20000)::int) END,
+  '{"user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0.0.0","screen":"1920x1080","locale":"en-US"}'::jsonb,
+  'https://app.example.com/projects/' || floor(random() * 5000)::int, NULL, g.t, 0
+FROM g, n`,
+        [start + d * DAY, perDay, ASSET_TYPES],
+      );
+      bar.update(d + 1);
+    }
+    bar.stop();
+    const genSeconds = (Date.now() - genStarted) / 1000;
+    log(`queries: generated in ${round(genSeconds)} s (${round((perDay * 30) / genSeconds, 0)} rows/s); ANALYZE + rollups…`);
+    await client.query("ANALYZE analytics_events_ts");
+    const rollStarted = Date.now();
+    await client.query(`CALL analytics_refresh_rollups($1::timestamptz, $2::timestamptz)`, [new Date(start - DAY).toISOString(), new Date(end + DAY).toISOString()]);
+    await client.query("ANALYZE analytics_hourly; ANALYZE analytics_daily; ANALYZE analytics_asset_popularity_ts");
+    const rollSeconds = (Date.now() - rollStarted) / 1000;
+    const hourlyRows = Number(((await client.query("SELECT count(*) AS n FROM analytics_hourly")).rows[0] as { n: string }).n);
+    log(`queries: rollups in ${round(rollSeconds)} s (${hourlyRows} hourly rows)`);
+
+    const from30 = new Date(start);
+    const to = new Date(end);
+    const dayEnd = Math.floor(end / DAY) * DAY;
+    const from7d = new Date(dayEnd - 7 * DAY);
+    const to7d = new Date(dayEnd);
+    const seriesFrom = new Date(end - 8 * DAY); // 7 days hourly + a 24-hour lead-in for the moving average
+    const cases: { name: string; rollup: { text: string; values: readonly unknown[] }; raw: { text: string; values: unknown[] } }[] = [
+      {
+        name: "summary, 30 days hourly",
+        rollup: summary("hour", from30, to),
+        raw: {
+          text: `SELECT date_bin('1 hour', time, ${ORIGIN}) AS bucket, event_name, category, count(*), count(DISTINCT user_id), count(DISTINCT session_id)
+FROM analytics_events_ts WHERE time >= $1 AND time < $2 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+          values: [from30.toISOString(), to.toISOString()],
+        },
+      },
+      {
+        name: "summary, 7 days daily",
+        rollup: summary("day", from7d, to7d),
+        raw: {
+          text: `SELECT date_bin('24 hours', time, ${ORIGIN}) AS bucket, event_name, category, count(*), count(DISTINCT user_id), count(DISTINCT session_id)
+FROM analytics_events_ts WHERE time >= $1 AND time < $2 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+          values: [from7d.toISOString(), to7d.toISOString()],
+        },
+      },
+      {
+        name: "popular-asset-types, 30 days",
+        rollup: popularAssetTypesWithOpenDay(new Date(dayEnd - 30 * DAY), to7d, 10),
+        raw: {
+          text: `SELECT asset_type, sum(n)::bigint AS generation_count, sum(u)::bigint AS unique_creators FROM (
+  SELECT date_bin('24 hours', time, ${ORIGIN}), properties ->> 'asset_type' AS asset_type, count(*) AS n, count(DISTINCT user_id) AS u
+  FROM analytics_events_ts WHERE event_name = 'asset_generated' AND properties ->> 'asset_type' IS NOT NULL AND time >= $1 AND time < $2
+  GROUP BY 1, 2) d GROUP BY asset_type ORDER BY 2 DESC, 1 LIMIT 10`,
+          values: [new Date(dayEnd - 30 * DAY).toISOString(), to7d.toISOString()],
+        },
+      },
+      {
+        name: "series page_view, 7 days hourly + 24 h moving average",
+        rollup: series("hour", seriesFrom, to, "page_view"),
+        raw: {
+          text: `SELECT g.bucket, coalesce(x.n, 0) AS n, avg(coalesce(x.n, 0)) OVER (ORDER BY g.bucket ROWS 23 PRECEDING) AS moving_avg
+FROM generate_series($1::timestamptz, $2::timestamptz - INTERVAL '1 hour', INTERVAL '1 hour') g(bucket)
+LEFT JOIN (SELECT date_bin('1 hour', time, ${ORIGIN}) AS bucket, count(*) AS n FROM analytics_events_ts
+           WHERE event_name = 'page_view' AND time >= $1 AND time < $2 GROUP BY 1) x ON x.bucket = g.bucket
+ORDER BY g.bucket`,
+          values: [seriesFrom.toISOString(), to.toISOString()],
+        },
+      },
+    ];
+    const figures: Figure[] = [];
+    const raw: Record<string, unknown> = { total: perDay * 30, genSeconds, rollSeconds, hourlyRows };
+    for (const c of cases) {
+      const r = await timeQuery(client, c.rollup.text, c.rollup.values, warmRuns);
+      const w = await timeQuery(client, c.raw.text, c.raw.values, Math.min(3, warmRuns));
+      const speedup = w.warm / r.warm;
+      log(`queries: ${c.name}: rollup ${round(r.warm, 2)} ms (cold ${round(r.cold, 2)}), raw ${round(w.warm, 0)} ms → ${round(speedup, 0)}×`);
+      raw[c.name] = { rollup: r, raw: w };
+      figures.push({
+        name: `${c.name}: rollup vs raw (server ms, warm)`,
+        value: `${round(r.warm, 1)} vs ${round(w.warm, 0).toLocaleString("en-US")} ms (${round(speedup, 0)}×)`,
+        unit: "",
+        target: "≤ 20 ms and ≥ 100× faster",
+        ratio: undefined,
+        met: r.warm <= 20 && speedup >= 100,
+        detail: `cold ${round(r.cold, 1)} / ${round(w.cold, 0)} ms; warm = median of ${warmRuns} (raw: ${Math.min(3, warmRuns)})`,
+      });
+    }
+    return {
+      part: "queries",
+      title: "Queries",
+      status: "ok",
+      method: `${(perDay * 30).toLocaleString("en-US")} events over 30 days generated server-side in the postgres tier (PostgreSQL 15, daily partitions, 4 indexes; ${round(genSeconds)} s), rollups by CALL analytics_refresh_rollups (${round(rollSeconds)} s, ${hourlyRows} hourly rows); the read API's statements (sql-read.ts) vs equivalent raw aggregations; server time from EXPLAIN (ANALYZE, TIMING OFF). The timescale tier (continuous aggregates) is not measured here: no native TimescaleDB on this machine, and PGlite at 10M rows does not fit the time budget.`,
+      figures,
+      raw,
+    };
+  } finally {
+    await client.end();
+    await db.drop();
+  }
+}
