@@ -19,6 +19,8 @@ export interface State {
   o?: 1;
   /** No request before this time (ms): backoff and `Retry-After`, honoured by every tab and the next page. */
   r?: number;
+  /** Set when the wait in `r` was asked for by the server (429/5xx), not caused by a network error. */
+  w?: 1;
 }
 
 export const emptyState = (): State => ({ q: [], c: { sent: 0, rejected: 0, dropped: 0, overflow: 0 } });

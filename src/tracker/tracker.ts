@@ -43,6 +43,9 @@ export function createTracker(options: TrackerOptions = {}): Tracker {
   const blocked = respectDoNotTrack && privacySignal();
   /** Ids of events in a request that has not answered yet (this page only). */
   const inflight = new Set<string>();
+  /** Ids already handed to a keepalive/beacon send on page hide (hidden and pagehide both fire). */
+  const unloading = new Set<string>();
+
   let limit = batchSize;
   let attempt = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -63,6 +66,7 @@ export function createTracker(options: TrackerOptions = {}): Tracker {
   const settle = (batch: TrackerEvent[], { status, retryAfter, rejected = 0 }: Outcome): boolean => {
     const st = store.load();
     if (!status || status == 429 || status > 499) {
+      st.w = status ? 1 : undefined;
       const wait = Math.max(retryAfterDelay(retryAfter), backoffDelay(++attempt));
       st.r = Date.now() + wait;
       store.save(st);
@@ -75,11 +79,14 @@ export function createTracker(options: TrackerOptions = {}): Tracker {
       return true;
     }
     const ids = new Set(batch.map((e) => e.event_id));
+    const before = st.q.length;
     st.q = st.q.filter((e) => !ids.has(e.event_id));
+    // An event can be answered twice (a page-hide send overlapping a normal one): count it once.
+    const removed = before - st.q.length;
     if (status < 300) {
-      st.c.sent += batch.length - rejected;
-      st.c.rejected += rejected;
-    } else st.c.dropped += batch.length;
+      st.c.sent += Math.max(0, removed - rejected);
+      st.c.rejected += Math.min(rejected, removed);
+    } else st.c.dropped += removed;
     if (!st.q.length) limit = batchSize;
     store.save(st);
     return true;
@@ -113,13 +120,20 @@ export function createTracker(options: TrackerOptions = {}): Tracker {
     return busy ? running : (running = drain());
   };
 
+  /**
+   * Page hide: hand everything queued to keepalive requests, including events of a normal request
+   * still in flight — navigation aborts that request, and its events would otherwise wait for the
+   * user's next visit (the server dedupes by event_id, so sending twice is safe). A wait the
+   * server asked for is honoured; one caused by a network error (often that very abort) is not.
+   * Offline, nothing is sent: the events stay queued for the next page.
+   */
   const unload = () => {
     const st = store.load();
-    if (off(st) || (st.r || 0) > Date.now()) return;
-    for (const chunk of unloadChunks(pending(st), limit, writeKey)) {
-      mark(chunk, true);
+    if (off(st) || navigator.onLine === false || (st.w && (st.r || 0) > Date.now())) return;
+    for (const chunk of unloadChunks(st.q.filter((e) => !unloading.has(e.event_id)), limit, writeKey)) {
+      chunk.forEach((e) => unloading.add(e.event_id));
       sendOnUnload(endpoint, chunk, writeKey).then((outcome) => {
-        mark(chunk, false);
+        chunk.forEach((e) => unloading.delete(e.event_id));
         if (settle(chunk, outcome) && !timer) schedule(flushInterval);
       });
     }

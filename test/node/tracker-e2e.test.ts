@@ -204,12 +204,9 @@ describe("tracker end to end (headless Chromium, wrangler dev, Redis, PostgreSQL
         });
       await page.waitForURL(`${ELSEWHERE}/`);
       // A batch in flight when the page left is cut off (the browser aborts the request; whether
-      // it reached the Worker first is a matter of timing), and the tracker leaves its events for
-      // the site's next page. What was queued behind it should go out with the page (keepalive
-      // fetch, else a beacon) without a return visit. Measured, not asserted: under load this
-      // occasionally does not happen (see the report); the contract asserted below is that the
-      // site's next page delivers everything exactly once. Playwright may report the aborted
-      // request late, hence recomputed on each poll.
+      // it reached the Worker first is a matter of timing). On page hide the tracker hands every
+      // queued event to keepalive requests, those of the aborted batch included, so all 120 arrive
+      // without a return visit. Playwright may report the aborted request late, hence recomputed.
       const cutOff = () =>
         new Set(
           ingest
@@ -217,23 +214,9 @@ describe("tracker end to end (headless Chromium, wrangler dev, Redis, PostgreSQL
             .filter((a) => a.failure !== undefined)
             .flatMap((a) => a.events.filter((e) => e.properties?.run === run).map((e) => Number(e.properties?.n))),
         );
-      let missing: number[] = [];
-      await waitUntil(
-        "the events sent on page hide",
-        async () => {
-          const ns = await storedNs(run);
-          const inFlight = cutOff();
-          missing = Array.from({ length: 120 }, (_, n) => n).filter((n) => !inFlight.has(n) && !ns.has(n));
-          return missing.length === 0;
-        },
-        10_000,
-      ).catch(() => {
-        console.warn(
-          `[e2e navigate-away] events queued behind the cut-off batch did not arrive without a return visit: ` +
-            `n=${missing[0]}..${missing.at(-1)} (${missing.length} events); ${ingest.summary()}`,
-        );
-      });
+      await waitForStored(run, 120);
       const afterLeaving = await stored(run);
+      expect(afterLeaving).toEqual({ rows: 120, ids: 120, ns: 120 });
       const cutOffCount = cutOff().size;
 
       // Back on the shop, the tracker resends whatever it had not seen acknowledged.

@@ -47,7 +47,7 @@ interface Request {
   writeKeyHeader: string | null;
 }
 /** A scripted answer: a status, a full response, or a network failure. */
-type Reply = number | "network" | { status: number; headers?: Record<string, string>; body?: unknown };
+type Reply = number | "network" | "hang" | { status: number; headers?: Record<string, string>; body?: unknown };
 
 /** A fake ingest endpoint: records each request and answers from `replies`, then with 202. */
 function fakeServer() {
@@ -70,6 +70,8 @@ function fakeServer() {
     });
     const reply = replies.shift() ?? 202;
     if (reply === "network") throw new TypeError("Failed to fetch");
+    if (reply === "hang") return new Promise<Response>(() => {}); // a request the page is left with
+
     const { status, headers: h, body: b } = typeof reply === "number" ? { status: reply } : reply;
     const accepted = { accepted: body.events.length, duplicates: 0, rejected: [] };
     return new Response(JSON.stringify(b ?? (status < 300 ? accepted : { error: { code: "x" } })), { status, headers: h });
@@ -538,7 +540,7 @@ describe("page hide and unload", () => {
     expect(second.storage.state().q).toEqual([]);
   });
 
-  test("offline, no beacon is tried (it would be lost); the events wait for a retry", async () => {
+  test("offline, page hide sends nothing (it would be lost); the events wait for a normal retry", async () => {
     const { tracker, server, hide, nav, storage } = start();
     nav.onLine = false;
     server.replies.push("network");
@@ -546,13 +548,29 @@ describe("page hide and unload", () => {
     hide();
     await settle();
     expect(nav.sendBeacon).not.toHaveBeenCalled();
+    expect(server.requests).toEqual([]);
     expect(storage.state().q).toHaveLength(2);
-    await advance(1_000);
+    await advance(5_000);
+    await advance(60_000);
     expect(server.requests.map((r) => [r.init.keepalive, r.body.events.length])).toEqual([
-      [true, 2],
+      [undefined, 2],
       [undefined, 2],
     ]);
     expect(storage.state().q).toEqual([]);
+  });
+
+  test("page hide also sends the events of a request still in flight (navigation aborts it)", async () => {
+    const { tracker, server, hide } = start();
+    server.replies.push("hang");
+    trackN(tracker, 50);
+    await settle();
+    expect(server.requests).toHaveLength(1);
+    hide();
+    await settle();
+    const unloadSends = server.requests.filter((r) => r.init.keepalive);
+    expect(unloadSends.flatMap((r) => r.body.events.map((e: { event_id: string }) => e.event_id))).toEqual(
+      server.requests[0]!.body.events.map((e: { event_id: string }) => e.event_id),
+    );
   });
 
   test("while a retry is due later, hiding the page sends nothing (the server asked to wait)", async () => {
