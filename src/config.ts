@@ -68,6 +68,13 @@ export const ConfigSchema = z.object({
    */
   REDIS_TIMEOUT_MS: positiveInt(1500),
   /**
+   * How long Redis remembers an accepted event id, so a resend within that window is answered as
+   * a duplicate and neither counted nor buffered again. Memory: ~100 B per event id, e.g. ~20 MB at
+   * 200k events/hour. Beyond the window PostgreSQL still stores each event once.
+   * @default 3600
+   */
+  REDIS_DEDUPE_SECONDS: positiveInt(3600),
+  /**
    * Buffer entries (batches) above which ingestion answers 503 instead of growing the buffer.
    * @default 200000
    */

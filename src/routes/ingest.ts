@@ -9,7 +9,6 @@ import { ApiError } from "../errors";
 import { readBody } from "../http/read-body";
 import { errorSummary, logEvent } from "../log";
 import { urlScrubFromList } from "../domain/url-scrub";
-import { bufferPayload } from "../storage/buffer";
 import type { RecordBatchResult } from "../storage/redis-store";
 
 /** How long a client should wait after a 503 before retrying. */
@@ -72,12 +71,6 @@ async function requireWriteKey(config: Config, key: string | null): Promise<stri
   const id = await verifyWriteKey(config, key);
   if (!id) throw new ApiError(401, "invalid_write_key", "The write key is not valid for this endpoint.");
   return id;
-}
-
-/** Identity of a batch for Redis-side dedupe: the hash of its sorted event ids. */
-async function batchHash(rows: readonly EventRow[]): Promise<string> {
-  const ids = rows.map((row) => row.event_id).sort();
-  return hex(await sha256(ids.join(",")), 16);
 }
 
 interface IngestResponse {
@@ -177,10 +170,10 @@ ingest.post("/", async (c) => {
   let result: RecordBatchResult;
   try {
     result = await ingestRedis.recordBatch({
-      batchHash: await batchHash(prepared.rows),
+      rows: prepared.rows,
       rateLimitId,
-      payload: bufferPayload(prepared.rows),
       counters: planCounters(prepared.rows),
+      dedupeSeconds: config.REDIS_DEDUPE_SECONDS,
       now: receivedAt,
       rateLimitPerWindow: config.RATE_LIMIT_PER_MINUTE,
       bufferCap: config.BUFFER_MAX_ENTRIES,
@@ -209,5 +202,5 @@ ingest.post("/", async (c) => {
       })(),
     );
   }
-  return respond(c, prepared, prepared.rows.length, 0);
+  return respond(c, prepared, result.newEvents, prepared.rows.length - result.newEvents);
 });

@@ -6,9 +6,16 @@ import type { EventRow } from "../domain/event";
  */
 export const BUFFER_ENTRY_VERSION = 1;
 
-/** Serialises a batch's normalised rows for the buffer stream. */
+/**
+ * The entry's text around its rows: the ingest script joins the JSON of the rows it keeps (the
+ * events not seen before) between these two.
+ */
+export const BUFFER_ENTRY_HEAD = `{"v":${BUFFER_ENTRY_VERSION},"rows":[`;
+export const BUFFER_ENTRY_TAIL = "]}";
+
+/** Serialises a batch's normalised rows for the buffer stream (what the ingest script writes). */
 export function bufferPayload(rows: readonly EventRow[]): string {
-  return JSON.stringify({ v: BUFFER_ENTRY_VERSION, rows });
+  return BUFFER_ENTRY_HEAD + rows.map((row) => JSON.stringify(row)).join(",") + BUFFER_ENTRY_TAIL;
 }
 
 /** Parses a buffer entry; throws (making the entry a poison candidate) when it is not one. */

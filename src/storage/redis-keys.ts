@@ -8,8 +8,6 @@
 export const HOUR_KEY_TTL_SECONDS = 3 * 24 * 3600;
 /** Minute buckets serve the real-time endpoint's window (≤ 60 minutes) with margin. */
 export const MINUTE_KEY_TTL_SECONDS = 2 * 3600;
-/** A resent batch within a day is recognised in Redis; PostgreSQL dedupes beyond that. */
-export const BATCH_DEDUPE_TTL_SECONDS = 24 * 3600;
 /** Sessions seen within this window count as active; older members are trimmed on every write. */
 export const ACTIVE_SESSION_WINDOW_MS = 30 * 60 * 1000;
 /** Rate-limit window length. */
@@ -47,8 +45,11 @@ export function redisKeys(prefix: string) {
     bufferAttempts: `${prefix}buffer:attempts`,
     /** Sorted set: session id → last-seen epoch ms. */
     activeSessions: `${prefix}sessions:active`,
-    /** Marker that a batch (identified by its sorted event ids) was already accepted. */
-    batch: (batchHash: string) => `${prefix}batch:${batchHash}`,
+    /**
+     * Marker that an event id was accepted, kept REDIS_DEDUPE_SECONDS so resends are neither
+     * counted nor buffered twice (PostgreSQL dedupes by event_id beyond that window).
+     */
+    event: (eventId: string) => `${prefix}ev:${eventId}`,
     /** Per-write-key request counter for the current window. */
     rateLimit: (keyId: string, windowStart: number) => `${prefix}rl:${keyId}:${windowStart}`,
     /** Hash of counters for one UTC hour (fields: COUNTER_FIELDS). */

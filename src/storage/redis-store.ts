@@ -1,9 +1,10 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import type { BucketCounters, CounterPlan } from "../domain/counter-plan";
+import type { EventRow } from "../domain/event";
+import { BUFFER_ENTRY_HEAD, BUFFER_ENTRY_TAIL } from "./buffer";
 import { INGEST_SCRIPT } from "./ingest-script";
 import {
   ACTIVE_SESSION_WINDOW_MS,
-  BATCH_DEDUPE_TTL_SECONDS,
   COUNTER_FIELDS,
   HOUR_KEY_TTL_SECONDS,
   MINUTE_KEY_TTL_SECONDS,
@@ -15,21 +16,23 @@ import {
 } from "./redis-keys";
 
 export interface RecordBatchInput {
-  /** Identity of the batch: a hash of its sorted event ids. */
-  batchHash: string;
+  /** The batch's accepted rows (each becomes one dedupe key and, if new, part of the buffer entry). */
+  rows: readonly EventRow[];
   /** Stable id of the write key for rate limiting (never the key itself). */
   rateLimitId: string;
-  /** The buffer entry (JSON of the normalised rows). */
-  payload: string;
+  /** The rows' increments, aggregated in the worker (applied as they are when every row is new). */
   counters: CounterPlan;
   now: Date;
   rateLimitPerWindow: number;
   bufferCap: number;
+  /** How long an event id is remembered for dedupe in Redis (PostgreSQL dedupes forever). */
+  dedupeSeconds: number;
 }
 
 export type RecordBatchResult =
-  | { status: "ok"; entryId: string }
-  | { status: "duplicate"; entryId: string }
+  /** `newEvents` of the rows were not seen within the dedupe window; the others are duplicates. */
+  | { status: "ok"; entryId: string; newEvents: number }
+  | { status: "duplicate" }
   | { status: "rate_limited"; retryAfterSeconds: number }
   | { status: "backpressure"; bufferLength: number };
 
@@ -46,23 +49,30 @@ interface ScriptOps {
   t: Array<[number, number]>;
 }
 
+/** One row's own contribution, for when only some rows of a batch are new (see INGEST_SCRIPT). */
+type EventContribution = [number, number, number, number, number, string, string, string, string, number, 0 | 1];
+
+const FIXED_KEYS = 3;
+
 /**
- * Turns the batch's increments into the script's KEYS and ops. Pure, exported for tests.
- * Key index 1-4 are fixed (see INGEST_SCRIPT); counter keys start at 5.
+ * Turns the batch into the script's KEYS and ARGV. Pure, exported for tests. Key indexes 1-3 are
+ * fixed, then one dedupe key per row, then the counter keys the ops reference.
  */
 export function buildScriptCall(keys: RedisKeys, input: RecordBatchInput): { keys: string[]; args: string[] } {
   const windowStart = Math.floor(input.now.getTime() / 1000 / RATE_LIMIT_WINDOW_SECONDS) * RATE_LIMIT_WINDOW_SECONDS;
-  const scriptKeys = [
-    keys.batch(input.batchHash),
-    keys.rateLimit(input.rateLimitId, windowStart),
-    keys.buffer,
-    keys.activeSessions,
-  ];
+  const scriptKeys = [keys.rateLimit(input.rateLimitId, windowStart), keys.buffer, keys.activeSessions];
+  for (const row of input.rows) scriptKeys.push(keys.event(row.event_id));
+
   const ops: ScriptOps = { i: [], p: [], z: [], t: [] };
-  const addKey = (key: string, ttl: number) => {
-    scriptKeys.push(key);
-    const index = scriptKeys.length;
-    ops.t.push([index, ttl]);
+  const indexes = new Map<string, number>();
+  const keyIndex = (key: string, ttl: number) => {
+    let index = indexes.get(key);
+    if (index === undefined) {
+      scriptKeys.push(key);
+      index = scriptKeys.length;
+      indexes.set(key, index);
+      ops.t.push([index, ttl]);
+    }
     return index;
   };
   const addCounts = (counterKey: number, bucket: BucketCounters) => {
@@ -71,29 +81,61 @@ export function buildScriptCall(keys: RedisKeys, input: RecordBatchInput): { key
     for (const [name, n] of bucket.byEventName) ops.i.push([counterKey, COUNTER_FIELDS.event(name), n]);
     for (const [category, n] of bucket.byCategory) ops.i.push([counterKey, COUNTER_FIELDS.category(category), n]);
   };
+  const hourKeys = (hour: string) => ({
+    counters: keyIndex(keys.hourCounters(hour), HOUR_KEY_TTL_SECONDS),
+    users: keyIndex(keys.hourUsers(hour), HOUR_KEY_TTL_SECONDS),
+    sessions: keyIndex(keys.hourSessions(hour), HOUR_KEY_TTL_SECONDS),
+  });
+  const minuteKeys = (minute: string) => ({
+    counters: keyIndex(keys.minuteCounters(minute), MINUTE_KEY_TTL_SECONDS),
+    users: keyIndex(keys.minuteUsers(minute), MINUTE_KEY_TTL_SECONDS),
+  });
 
   for (const hour of input.counters.hours) {
-    const id = hourId(new Date(hour.startMs));
-    addCounts(addKey(keys.hourCounters(id), HOUR_KEY_TTL_SECONDS), hour);
-    if (hour.userIds.length > 0) ops.p.push([addKey(keys.hourUsers(id), HOUR_KEY_TTL_SECONDS), ...hour.userIds]);
-    if (hour.sessionIds.length > 0) ops.p.push([addKey(keys.hourSessions(id), HOUR_KEY_TTL_SECONDS), ...hour.sessionIds]);
+    const k = hourKeys(hourId(new Date(hour.startMs)));
+    addCounts(k.counters, hour);
+    if (hour.userIds.length > 0) ops.p.push([k.users, ...hour.userIds]);
+    if (hour.sessionIds.length > 0) ops.p.push([k.sessions, ...hour.sessionIds]);
   }
   for (const minute of input.counters.minutes) {
-    const id = minuteId(new Date(minute.startMs));
-    addCounts(addKey(keys.minuteCounters(id), MINUTE_KEY_TTL_SECONDS), minute);
-    if (minute.userIds.length > 0) ops.p.push([addKey(keys.minuteUsers(id), MINUTE_KEY_TTL_SECONDS), ...minute.userIds]);
+    const k = minuteKeys(minuteId(new Date(minute.startMs)));
+    addCounts(k.counters, minute);
+    if (minute.userIds.length > 0) ops.p.push([k.users, ...minute.userIds]);
   }
   for (const { session_id, lastSeenMs } of input.counters.sessions) ops.z.push(lastSeenMs, session_id);
 
+  const contributions = input.rows.map((row): EventContribution => {
+    const time = new Date(row.time);
+    const hour = hourKeys(hourId(time));
+    const minute = minuteKeys(minuteId(time));
+    return [
+      hour.counters,
+      row.user_id === null ? 0 : hour.users,
+      row.session_id === null ? 0 : hour.sessions,
+      minute.counters,
+      row.user_id === null ? 0 : minute.users,
+      COUNTER_FIELDS.event(row.event_name),
+      COUNTER_FIELDS.category(row.category),
+      row.user_id ?? "",
+      row.session_id ?? "",
+      time.getTime(),
+      row.flags.includes("bot") ? 1 : 0,
+    ];
+  });
+
   const args = [
     String(input.now.getTime()),
-    String(BATCH_DEDUPE_TTL_SECONDS),
+    String(input.dedupeSeconds),
     String(input.rateLimitPerWindow),
     String(RATE_LIMIT_WINDOW_SECONDS),
     String(input.bufferCap),
     String(ACTIVE_SESSION_WINDOW_MS),
-    input.payload,
     JSON.stringify(ops),
+    JSON.stringify(contributions),
+    String(input.rows.length),
+    BUFFER_ENTRY_HEAD,
+    BUFFER_ENTRY_TAIL,
+    ...input.rows.map((row) => JSON.stringify(row)),
   ];
   return { keys: scriptKeys, args };
 }
@@ -109,19 +151,18 @@ export class RedisIngestStore implements IngestRedis {
   ) {
     this.keys = redisKeys(prefix);
     // EVALSHA, falling back to EVAL on NOSCRIPT (the client handles it).
-    this.script = redis.createScript<[string, string]>(INGEST_SCRIPT);
+    this.script = redis.createScript<[string, string, string]>(INGEST_SCRIPT);
   }
 
   async recordBatch(input: RecordBatchInput): Promise<RecordBatchResult> {
     const call = buildScriptCall(this.keys, input);
-    const [status, value] = await this.script.exec(call.keys, call.args);
+    const [status, value, count] = await this.script.exec(call.keys, call.args);
     // The client JSON-parses replies it can: numeric strings may arrive as numbers.
-    const text = String(value);
     switch (status) {
       case "ok":
-        return { status: "ok", entryId: text };
+        return { status: "ok", entryId: String(value), newEvents: Number(count) };
       case "duplicate":
-        return { status: "duplicate", entryId: text };
+        return { status: "duplicate" };
       case "rate_limited":
         return { status: "rate_limited", retryAfterSeconds: Number(value) };
       case "backpressure":

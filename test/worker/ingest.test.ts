@@ -114,6 +114,26 @@ describe("POST /api/v1/analytics: accepted batches", () => {
     expect(await hourTotal(new Date(events[0]!.timestamp as string))).toBe(50);
   });
 
+  it("answers per event for a resend regrouped with new events, and counts only the new ones", async () => {
+    const first = batch(20);
+    expect(await (await post({ events: first })).json()).toEqual({ accepted: 20, duplicates: 0, rejected: [] });
+    const fresh = batch(5, { event_name: "signup", category: "account", session_id: "session-new" });
+    const regrouped = [...first.slice(10), ...fresh];
+    const response = await post({ events: regrouped, sent_at: new Date().toISOString() });
+    expect(await response.json()).toEqual({ accepted: 5, duplicates: 10, rejected: [] });
+
+    expect(await storedCount([...first, ...fresh].map((e) => e.event_id as string))).toBe(25);
+    const hour = keys.hourCounters(hourId(new Date(first[0]!.timestamp as string)));
+    expect(await redis.hgetall(hour)).toMatchObject({
+      total: 25,
+      "e:page_view": 20,
+      "e:signup": 5,
+      "c:navigation": 20,
+      "c:account": 5,
+    });
+    expect(await redis.zscore(keys.activeSessions, "session-new")).not.toBeNull();
+  });
+
   it("stores the 47 valid events of a batch with 3 invalid ones and reports the 3 by index", async () => {
     const events = batch(50);
     events[3] = event({ event_name: 42 });
