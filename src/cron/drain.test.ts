@@ -137,7 +137,7 @@ describe("drainBuffer", () => {
 describe("read and insert sizing", () => {
   const cases: Array<[number, number, number]> = [
     [0, 0, DRAIN_LIMITS.initialReadCount],
-    [50_000, 1_000, 200],
+    [50_000, 1_000, 40],
     [1_000, 1_000, DRAIN_LIMITS.maxReadCount],
     [5_000_000, 100, DRAIN_LIMITS.minReadCount],
   ];
