@@ -56,6 +56,8 @@ export async function runFaults(size: Size): Promise<Omit<PartResult, "seconds">
     const conn = await redisClient(redis.url);
     const buffer = await bufferContents(conn, stack.prefix);
     const client = new pg.Client(stack.databaseUrl);
+    // A forced DROP DATABASE at cleanup ends this session (57P01): not a crash.
+    client.on("error", () => {});
     await client.connect();
     const row = (await client.query(`SELECT count(*)::bigint AS rows, count(DISTINCT event_id)::bigint AS ids FROM analytics_events_ts`)).rows[0] as { rows: string; ids: string };
     const acceptedSeqs = result.acceptedSeqs ?? [];
