@@ -5,17 +5,9 @@
  * (the size performance.md §4 measured).
  */
 
-/** mulberry32: small seeded PRNG, the same sequence on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "../../test/support/prng";
+
+export { prng };
 
 const CATEGORIES = ["navigation", "interaction", "creation", "account", "billing", "search", "media", "social", "settings", "errors", "onboarding", "export"];
 const VERBS = ["view", "click", "open", "close", "submit", "start", "complete", "fail", "share", "save", "delete", "toggle"];

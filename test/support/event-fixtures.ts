@@ -1,4 +1,5 @@
 import type { EventRow } from "../../src/domain/event";
+import { prng } from "./prng";
 
 /**
  * A deterministic set of events relative to `now`, and the rollups computed from it in TypeScript,
@@ -38,17 +39,6 @@ const NAMES: [string, string][] = [
 ];
 const ASSET_TYPES = ["image", "video", "model", "audio"];
 
-/** mulberry32: a small seeded PRNG so the fixture is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function uuid(rand: () => number): string {
   const hex = Array.from({ length: 32 }, () => Math.floor(rand() * 16).toString(16)).join("");

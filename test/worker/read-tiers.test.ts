@@ -8,6 +8,7 @@ import { claimDirtyBuckets, insertEvents, recordChecks, refreshRollups, type Che
 import { TIERS, type Tier } from "../../src/storage/tier";
 import { expectedPopularAssetTypes } from "../support/event-fixtures";
 import { bridgeStats, resetBridgeStats } from "./support";
+import { prng } from "../support/prng";
 
 /*
  * The read API against real PostgreSQL in every storage tier. Each tier gets the same generated
@@ -34,17 +35,6 @@ const byteOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 // The generated dataset
 // --------------------------------------------------------------------------------------------
 
-/** mulberry32: seeded, so every run and every tier gets the same events relative to "now". */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** [event_name, category, weight]: skewed; `search` lives in two categories; `signup` is rare. */
 const NAMES: Array<[string, string, number]> = [
