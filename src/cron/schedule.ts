@@ -1,3 +1,4 @@
+import { logEvent } from "../log";
 import { runJob } from "./jobs";
 import { SCHEDULE, jobFor, type JobName } from "./triggers";
 
@@ -11,7 +12,7 @@ export { SCHEDULE, jobFor, type JobName } from "./triggers";
 export async function runScheduled(cron: string, env: Env, scheduledTime: number): Promise<JobName | null> {
   const job = jobFor(cron);
   if (!job) {
-    console.error(JSON.stringify({ level: "error", event: "unknown_cron", cron, known: Object.keys(SCHEDULE) }));
+    logEvent("error", "unknown_cron", { cron, known: Object.keys(SCHEDULE) });
     return null;
   }
   await runJob(job, env, scheduledTime);

@@ -3,10 +3,10 @@ import { cors } from "hono/cors";
 import type { AppEnv } from "../app";
 import type { Config } from "../config";
 import { planCounters } from "../domain/counter-plan";
-import type { EventRow } from "../domain/event";
 import { prepareBatch, type PreparedBatch } from "../domain/ingest-batch";
 import { ApiError } from "../errors";
 import { readBody } from "../http/read-body";
+import { findSecret, hex } from "../http/secrets";
 import { errorSummary, logEvent } from "../log";
 import { urlScrubFromList } from "../domain/url-scrub";
 import type { RecordBatchResult } from "../storage/redis-store";
@@ -16,37 +16,13 @@ const UNAVAILABLE_RETRY_AFTER_SECONDS = 10;
 /** Backpressure: the buffer is full; the minute drain needs time to empty it. */
 const BACKPRESSURE_RETRY_AFTER_SECONDS = 30;
 
-const ENCODER = new TextEncoder();
-
-async function sha256(text: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", ENCODER.encode(text)));
-}
-
-function hex(bytes: Uint8Array, length = bytes.length): string {
-  let out = "";
-  for (let i = 0; i < length; i++) out += bytes[i]!.toString(16).padStart(2, "0");
-  return out;
-}
-
-const keyDigests = new WeakMap<Config, Promise<Uint8Array[]>>();
-
 /**
- * Finds the configured write key equal to `candidate`, comparing SHA-256 digests in constant time
- * so response timing reveals nothing about the keys. Resolves to a short id of the key (for rate
- * limiting) or null.
+ * The configured write key equal to `candidate` (constant-time, see findSecret), as a short id
+ * for rate limiting that does not reveal the key; null when it is not a write key.
  */
 async function verifyWriteKey(config: Config, candidate: string): Promise<string | null> {
-  let digests = keyDigests.get(config);
-  if (!digests) {
-    digests = Promise.all(config.WRITE_KEYS.map((key) => sha256(key)));
-    keyDigests.set(config, digests);
-  }
-  const given = await sha256(candidate);
-  let match: Uint8Array | null = null;
-  for (const digest of await digests) {
-    if (crypto.subtle.timingSafeEqual(digest, given)) match = digest;
-  }
-  return match ? hex(match, 8) : null;
+  const digest = await findSecret(candidate, config.WRITE_KEYS);
+  return digest ? hex(digest, 8) : null;
 }
 
 function originAllowed(config: Config, origin: string): boolean {

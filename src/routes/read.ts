@@ -2,7 +2,6 @@ import { OpenAPIHono, createRoute, type RouteConfig } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
 import type { ZodError } from "zod";
 import type { AppEnv } from "../app";
-import type { Config } from "../config";
 import {
   ACTIVE_SESSION_MS,
   ChecksQuerySchema,
@@ -30,17 +29,16 @@ import {
   type TimeRange,
 } from "../domain/read-params";
 import { ApiError } from "../errors";
+import { findSecret } from "../http/secrets";
 import { readStores } from "../storage/read-store";
 
 // ---------------------------------------------------------------------------------------------
 // Authentication: Authorization: Bearer <READ_TOKEN>
 // ---------------------------------------------------------------------------------------------
 
-const ENCODER = new TextEncoder();
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 /** The challenge a 401 carries so clients know which scheme to use (RFC 6750 §3). */
 const BEARER_CHALLENGE = { "WWW-Authenticate": 'Bearer realm="analytics"' };
-const tokenDigests = new WeakMap<Config, Promise<ArrayBuffer>>();
 
 /**
  * Checks the bearer token against READ_TOKEN by comparing SHA-256 digests in constant time, so
@@ -60,13 +58,7 @@ export const readAuth = createMiddleware<AppEnv>(async (c, next) => {
       headers: BEARER_CHALLENGE,
     });
   }
-  let expected = tokenDigests.get(config);
-  if (!expected) {
-    expected = crypto.subtle.digest("SHA-256", ENCODER.encode(config.READ_TOKEN));
-    tokenDigests.set(config, expected);
-  }
-  const given = await crypto.subtle.digest("SHA-256", ENCODER.encode(match[1]));
-  if (!crypto.subtle.timingSafeEqual(await expected, given)) {
+  if (!(await findSecret(match[1]!, [config.READ_TOKEN]))) {
     throw new ApiError(401, "invalid_read_token", "The bearer token is not valid for the read API.", {
       headers: { "WWW-Authenticate": 'Bearer realm="analytics", error="invalid_token"' },
     });

@@ -17,12 +17,3 @@ export const BUFFER_ENTRY_TAIL = "]}";
 export function bufferPayload(rows: readonly EventRow[]): string {
   return BUFFER_ENTRY_HEAD + rows.map((row) => JSON.stringify(row)).join(",") + BUFFER_ENTRY_TAIL;
 }
-
-/** Parses a buffer entry; throws (making the entry a poison candidate) when it is not one. */
-export function parseBufferPayload(text: string): EventRow[] {
-  const parsed = JSON.parse(text) as { v?: unknown; rows?: unknown };
-  if (parsed.v !== BUFFER_ENTRY_VERSION || !Array.isArray(parsed.rows)) {
-    throw new Error(`not a buffer entry of version ${BUFFER_ENTRY_VERSION}`);
-  }
-  return parsed.rows as EventRow[];
-}
