@@ -131,7 +131,7 @@ export const BatchBodySchema = z.union([
 ]);
 
 /** Per-event rejection codes (see {@link RejectionSchema}). */
-export const REJECTION_CODES = ["invalid_field", "too_large", "too_old", "too_far_in_future"] as const;
+export const REJECTION_CODES = ["invalid_field", "too_large", "too_old", "too_far_in_future", "refused_by_database"] as const;
 export type RejectionCode = (typeof REJECTION_CODES)[number];
 
 /** One rejected event in the 202 response. */
