@@ -105,7 +105,7 @@ export interface MaintenanceStore {
   compressChunks(now: Date): Promise<number | null>;
   /** The TimescaleDB policy jobs of this schema (`timescale` tier); null elsewhere without a round trip. */
   policyJobs(now: Date): Promise<PolicyJob[] | null>;
-  /** `CALL run_job(id)`. */
+  /** `CALL run_job(id)`, then records the foreground run (analytics_policy_runs). */
   runPolicyJob(jobId: number): Promise<void>;
   cleanupEventIds(now: Date): Promise<number>;
   pruneHistory(jobRunsBefore: Date, checksBefore: Date): Promise<{ job_runs: number; checks: number }>;

@@ -47,7 +47,8 @@ function isPostgresStatus(value: unknown): value is PostgresStatus {
 /**
  * What the cron side adds to /health, and the problems that make the status `degraded`:
  * the buffer's oldest entry older than BUFFER_MAX_AGE_SECONDS, dead letters waiting, a direct
- * insert failed within DIRECT_INSERT_FAILURE_SECONDS, a job without a success in
+ * insert failed within DIRECT_INSERT_FAILURE_SECONDS, TimescaleDB policy jobs whose last background
+ * run failed, a job without a success in
  * JOB_STALE_PERIODS of its periods (counted from the migration for a job that never ran), or a
  * latest reconciliation with drift.
  */
@@ -77,6 +78,11 @@ export function cronHealth(buffer: BufferStats | null, pg: PostgresStatus | null
     }
     checks = { last_hour: pg.checks.last_hour, checked_at: pg.checks.checked_at, compared: pg.checks.compared, drift: pg.checks.drift };
     if (pg.checks.drift > 0) problems.push(`checks: ${pg.checks.drift} of ${pg.checks.compared} comparisons drifted in the latest reconciliation`);
+    const failing = pg.scheduler_failures ?? [];
+    if (failing.length > 0) {
+      const list = failing.map((f) => `job ${f.job_id} ${f.proc_name} on ${f.relation}`).join(", ");
+      problems.push(`timescaledb_scheduler: ${failing.length} policy job(s) failed in the background (${list}); the daily job runs them in the foreground`);
+    }
   }
   return { buffer: bufferBody, jobs, checks, problems };
 }
