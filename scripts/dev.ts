@@ -13,10 +13,14 @@
  * Environment: PORT (8787), EMBEDDED_PG_PORT (54329), DATABASE_URL, REDIS_URL, WRITE_KEYS,
  * READ_TOKEN, INGEST_MODE, ANALYTICS_DB_TIER, ALLOWED_ORIGINS, REDIS_KEY_PREFIX.
  */
+import { rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { DEV_READ_TOKEN, DEV_WRITE_KEY, STATE_DIR, startDevStack, type DevStack } from "./lib/dev-stack";
 
 const WORKER_PORT = Number(process.env.PORT ?? 8787);
+/** The Worker's connection settings while the stack runs, for `npm run dead-letters` (removed on stop). */
+const WORKER_ENV_FILE = resolve(STATE_DIR, "worker-env.json");
+const WORKER_ENV_NAMES = ["UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "DATABASE_URL", "NEON_FETCH_ENDPOINT", "REDIS_KEY_PREFIX"];
 const EMBEDDED_PG_PORT = Number(process.env.EMBEDDED_PG_PORT ?? 54329);
 
 function log(line: string): void {
@@ -38,6 +42,7 @@ async function shutdown(code: number): Promise<never> {
     shuttingDown = true;
     log("stopping…");
     abort.abort();
+    rmSync(WORKER_ENV_FILE, { force: true });
     await stack?.stop();
   }
   process.exit(code);
@@ -77,6 +82,8 @@ async function main(): Promise<void> {
     }
   });
 
+  const workerEnv = Object.fromEntries(WORKER_ENV_NAMES.filter((n) => stack!.vars[n]).map((n) => [n, stack!.vars[n]]));
+  writeFileSync(WORKER_ENV_FILE, JSON.stringify(workerEnv), { mode: 0o600 });
   const { database } = stack;
   const tierNote = `${database.tier}${database.embedded ? ", embedded" : ""} (${database.applied.length} migrations applied)`;
   log("ready:");

@@ -18,7 +18,8 @@ export interface Services {
   probes: {
     /**
      * Resolves when Redis answers. The real probe is one pipeline that also reads the buffer
-     * (`BufferStats`: XLEN of the buffer and dead-letter streams, the oldest pending id); a fake
+     * (`BufferStats`: XLEN of the buffer and dead-letter streams, the oldest pending id, the last
+     * direct-insert failure); a fake
      * may resolve to anything, and /health then reports no buffer figures.
      */
     redis(): Promise<BufferStats | unknown>;

@@ -18,6 +18,8 @@ export interface DailyCounts {
   policy_jobs: number | null;
   policy_jobs_stale: number;
   policy_jobs_run: number;
+  /** Policy jobs whose last background run failed (the scheduler is failing; /health says so). */
+  policy_jobs_failing_in_background: number;
   compression_policy: boolean | null;
   event_ids_deleted: number;
   job_runs_pruned: number;
@@ -41,10 +43,11 @@ export class MaintenanceProblem extends Error {
  * 2. retention: `analytics_apply_retention` brings the rollups up to date over the range it is
  *    about to drop, then drops raw chunks/partitions and expired rollup buckets (rollup refreshes
  *    are clamped to the oldest raw data left, so dropped ranges are never recomputed);
- * 3. compression (`timescale` tier): compresses what the policy should have, then reads
- *    `timescaledb_information.job_stats` and runs in the foreground (`CALL run_job`) every policy
- *    job that has not succeeded in two of its intervals — background jobs fail on PostgreSQL 15.20
- *    and never run in the embedded database;
+ * 3. compression (`timescale` tier): compresses what the policy should have (counting only the
+ *    chunks this run compressed), then runs in the foreground (`CALL run_job`) every policy job
+ *    that is due: neither a background success (`job_stats`) nor a foreground run of ours
+ *    (recorded in `analytics_policy_runs`, which job_stats never shows) within two of its
+ *    intervals — background jobs fail on PostgreSQL 15.20 and never run in the embedded database;
  * 4. dedupe state past the dedupe window, and old run/check history.
  * A missing compression policy is reported as an error after the rest is done.
  */
@@ -56,6 +59,7 @@ export async function runDaily({ store, budget, now }: Deps): Promise<DailyCount
     policy_jobs: null,
     policy_jobs_stale: 0,
     policy_jobs_run: 0,
+    policy_jobs_failing_in_background: 0,
     compression_policy: null,
     event_ids_deleted: 0,
     job_runs_pruned: 0,
@@ -68,6 +72,7 @@ export async function runDaily({ store, budget, now }: Deps): Promise<DailyCount
     counts.policy_jobs = jobs.length;
     counts.compression_policy = jobs.some((j) => j.proc_name === "policy_compression" && j.relation === "analytics_events_ts");
     if (!counts.compression_policy) problems.push("no compression policy on analytics_events_ts (run SELECT analytics_apply_policies())");
+    counts.policy_jobs_failing_in_background = jobs.filter((j) => j.last_run_status === "Failed").length;
     const stale = jobs.filter((j) => j.stale);
     counts.policy_jobs_stale = stale.length;
     for (const job of stale) {

@@ -24,7 +24,6 @@ const row = (id: string): EventRow => ({
 /** An in-memory buffer stream with the port's semantics. */
 class FakeBuffer implements BufferPort {
   entries: BufferEntry[] = [];
-  tries = new Map<string, number>();
   dead: DeadLetter[] = [];
   constructor(count: number, rowsPerEntry = 10) {
     for (let i = 0; i < count; i++) {
@@ -39,15 +38,6 @@ class FakeBuffer implements BufferPort {
   async remove(ids: readonly string[]) {
     const gone = new Set(ids);
     this.entries = this.entries.filter((e) => !gone.has(e.id));
-  }
-  async attempts() {
-    return new Map(this.tries);
-  }
-  async recordFailures(ids: readonly string[]) {
-    return ids.map((id) => {
-      this.tries.set(id, (this.tries.get(id) ?? 0) + 1);
-      return this.tries.get(id)!;
-    });
   }
   async deadLetter(entries: readonly DeadLetter[]) {
     this.dead.push(...entries);
@@ -79,27 +69,36 @@ class FakeSink implements EventSink {
 const budget = (limits = { wallMs: 20_000, subrequests: 900 }, clock?: () => number) => new Budget(limits, clock);
 
 describe("drainBuffer", () => {
-  it("isolates one bad entry among many by bisection, with few statements, and stores the rest", async () => {
+  it("isolates one bad row among many by bisection, with few statements, stores the rest and dead-letters only that row", async () => {
     const buffer = new FakeBuffer(256);
-    const bad = "1077-0";
-    const sink = new FakeSink((rows) => (rows.some((r) => r.event_id.startsWith(`${bad}/`)) ? { code: "22P02", message: "invalid input" } : null));
+    const bad = "1077-0/3";
+    const sink = new FakeSink((rows) => (rows.some((r) => r.event_id === bad) ? { code: "22P02", message: "invalid input" } : null));
 
     const counts = await drainBuffer({ buffer, events: sink, budget: budget(), now: new Date() });
 
-    expect(counts).toMatchObject({ entries: 255, events: 2_550, failed: 1, dead_lettered: 0 });
-    expect(buffer.entries.map((e) => e.id)).toEqual([bad]);
-    // ~2·log2(256) statements, not one per entry.
-    expect(sink.statements).toBeLessThanOrEqual(20);
+    expect(counts).toMatchObject({ entries: 255, events: 2_559, rows_refused: 1, dead_lettered: 1 });
+    expect(buffer.entries).toEqual([]);
+    expect(sink.stored.size).toBe(2_559);
+    expect(buffer.dead).toHaveLength(1);
+    expect(buffer.dead[0]).toMatchObject({ id: "1077-0", sqlstate: "22P02", error: "22P02: invalid input" });
+    expect(JSON.parse(buffer.dead[0]!.raw)).toEqual({ v: 1, rows: [row(bad)] });
+    // ~2·log2(256) + 2·log2(10) statements, not one per entry or row.
+    expect(sink.statements).toBeLessThanOrEqual(30);
   });
 
-  it("dead-letters an entry after maxAttempts failing runs", async () => {
+  it("dead-letters each refused row of an entry in the same run, with its own error", async () => {
     const buffer = new FakeBuffer(3);
-    const sink = new FakeSink((rows) => (rows.some((r) => r.event_id.startsWith("1001-0/")) ? { code: "23502", message: "null value" } : null));
-    for (let run = 1; run <= DRAIN_LIMITS.maxAttempts; run++) {
-      await drainBuffer({ buffer, events: sink, budget: budget(), now: new Date() });
-    }
+    const sink = new FakeSink((rows) =>
+      rows.some((r) => r.event_id === "1001-0/2" || r.event_id === "1001-0/7") ? { code: "23514", message: "violates check constraint" } : null,
+    );
+    const counts = await drainBuffer({ buffer, events: sink, budget: budget(), now: new Date() });
+    expect(counts).toMatchObject({ rows_refused: 2, dead_lettered: 2 });
     expect(buffer.entries).toEqual([]);
-    expect(buffer.dead).toMatchObject([{ id: "1001-0", attempts: DRAIN_LIMITS.maxAttempts, error: "23502: null value" }]);
+    expect(buffer.dead.map((d) => [d.id, JSON.parse(d.raw).rows[0].event_id])).toEqual([
+      ["1001-0", "1001-0/2"],
+      ["1001-0", "1001-0/7"],
+    ]);
+    expect(sink.stored.size).toBe(28);
   });
 
   it("blames no entry when the database is unreachable: the run fails and the buffer is kept", async () => {
@@ -107,7 +106,7 @@ describe("drainBuffer", () => {
     const sink = new FakeSink(() => ({ message: "Error connecting to database: fetch failed" }));
     await expect(drainBuffer({ buffer, events: sink, budget: budget(), now: new Date() })).rejects.toThrow(/connecting/);
     expect(buffer.entries).toHaveLength(5);
-    expect(buffer.tries.size).toBe(0);
+    expect(buffer.dead).toEqual([]);
   });
 
   it("stops starting chunks when its wall-time budget is spent and leaves the rest for the next run", async () => {

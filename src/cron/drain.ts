@@ -1,5 +1,5 @@
 import type { EventRow } from "../domain/event";
-import { bufferPayload } from "../storage/buffer";
+import { insertIsolatingRefusals, isDataError, isMissingPartition, refusedRowDeadLetter, type RefusedRow } from "../storage/refusals";
 import type { Budget } from "./budget";
 import type { BufferEntry, BufferPort, DeadLetter, EventSink } from "./ports";
 import { withCounts } from "./runner";
@@ -22,8 +22,6 @@ export const DRAIN_LIMITS = {
   targetRowsPerRead: 2_000,
   /** Rows in one INSERT_EVENTS statement (one JSON parameter of a few MB). */
   maxRowsPerInsert: 10_000,
-  /** Failed inserts of one entry, across runs, before it moves to the dead-letter stream. */
-  maxAttempts: 3,
   /**
    * Subrequests kept free when deciding to start another chunk: one read, two inserts, a few
    * bisection steps, the buffer delete, the run's closing statement.
@@ -40,25 +38,13 @@ export interface DrainCounts {
   inserted: number;
   chunks: number;
   statements: number;
-  /** Entries that failed this run and stay in the buffer for another try. */
-  failed: number;
+  /** Rows PostgreSQL refused by themselves (moved to the dead-letter stream, one entry each). */
+  rows_refused: number;
+  /** Entries added to the dead-letter stream: refused rows, and buffer entries that cannot be read. */
   dead_lettered: number;
   partitions_created: number;
   /** True when the run stopped on its budget with entries left (the next run continues). */
   budget_stop: boolean;
-}
-
-/** SQLSTATE classes that depend on the data of one entry (22 data exception, 23 constraint). */
-const DATA_ERROR_CLASS = /^2[23]/;
-const NO_PARTITION = "23514";
-
-function sqlState(error: unknown): string | null {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : null;
-}
-
-function message(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).slice(0, 500);
 }
 
 /** Read size for the next XRANGE, from the rows per entry seen so far. Pure, exported for tests. */
@@ -102,12 +88,14 @@ interface Deps {
  * after a crash between insert and delete, or by an overlapping run — inserts nothing twice).
  *
  * Per chunk: one XRANGE, one INSERT per ≤ maxRowsPerInsert rows, one XDEL. When a combined insert
- * fails with a data error (SQLSTATE class 22/23) the chunk is bisected to isolate the bad entries;
- * each failure is counted in the attempts hash and after `maxAttempts` runs the entry moves to the
- * dead-letter stream with its error. An entry that cannot be decoded moves there at once (reading
- * it again cannot succeed). Failed entries stay in place and the drain reads past them, so a poison
- * entry never blocks the buffer. Any other error (database unreachable, a bug in a statement)
- * stops the run without counting attempts: nothing is blamed on the data for an outage.
+ * fails with a data error (SQLSTATE class 22/23) the chunk is bisected to isolate the bad entries,
+ * and each bad entry is bisected down to its rows: the rows PostgreSQL refuses by themselves move
+ * to the dead-letter stream (one dead letter per row, with SQLSTATE and message) and the rest of
+ * the entry is stored. A refusal that depends only on the row cannot pass on a later run; the
+ * `dead-letters replay` command stores it once the cause is fixed. An entry that cannot be decoded
+ * moves there at once. Any other error (database unreachable, a bug in a statement) stops the run
+ * and blames nothing: nothing is dead-lettered for an outage. Out of budget mid-bisection, the
+ * unresolved entries stay in the buffer for the next run.
  * On 23514 (no partition, `postgres` tier) it creates partitions once per run and retries.
  */
 export async function drainBuffer({ buffer, events, budget, now }: Deps): Promise<DrainCounts> {
@@ -117,23 +105,22 @@ export async function drainBuffer({ buffer, events, budget, now }: Deps): Promis
     inserted: 0,
     chunks: 0,
     statements: 0,
-    failed: 0,
+    rows_refused: 0,
     dead_lettered: 0,
     partitions_created: 0,
     budget_stop: false,
   };
-  const attempts = await buffer.attempts();
   let partitionsEnsured = false;
   let after: string | null = null;
   let rowsSeen = 0;
   let entriesSeen = 0;
 
-  const insert = async (rows: EventRow[]): Promise<number> => {
+  const insert = async (rows: readonly EventRow[]): Promise<number> => {
     counts.statements += 1;
     try {
       return await events.insert(rows);
     } catch (error) {
-      if (sqlState(error) !== NO_PARTITION || partitionsEnsured) throw error;
+      if (!isMissingPartition(error) || partitionsEnsured) throw error;
       partitionsEnsured = true;
       counts.partitions_created += await events.ensurePartitions(now);
       counts.statements += 1;
@@ -141,19 +128,35 @@ export async function drainBuffer({ buffer, events, budget, now }: Deps): Promis
     }
   };
 
-  /** Stores a group; returns the entries that failed with a data error (isolated by bisection). */
-  const store = async (group: Readable[], stored: Readable[]): Promise<Array<{ entry: Readable; error: string }>> => {
+  /**
+   * Stores a group; returns the entries that held rows PostgreSQL refused, with those rows (the
+   * entries' other rows are stored). Entries left unresolved on budget are in neither list.
+   */
+  const store = async (group: Readable[], stored: Readable[]): Promise<Array<{ entry: Readable; refused: RefusedRow[] }>> => {
     try {
       counts.inserted += await insert(group.flatMap((e) => e.rows));
       stored.push(...group);
       return [];
     } catch (error) {
-      if (!DATA_ERROR_CLASS.test(sqlState(error) ?? "")) throw error;
-      if (group.length === 1) return [{ entry: group[0]!, error: `${sqlState(error)}: ${message(error)}` }];
+      if (!isDataError(error)) throw error;
       // Out of budget mid-bisection: leave the rest unblamed for the next run.
       if (budget.exhausted(4)) {
         counts.budget_stop = true;
         return [];
+      }
+      if (group.length === 1) {
+        const entry = group[0]!;
+        const isolated = await insertIsolatingRefusals(entry.rows, insert, () => !budget.exhausted(4), error);
+        counts.inserted += isolated.inserted;
+        if (!isolated.complete) {
+          counts.budget_stop = true;
+          return [];
+        }
+        if (isolated.refused.length === 0) {
+          stored.push(entry);
+          return [];
+        }
+        return [{ entry, refused: isolated.refused }];
       }
       const middle = Math.ceil(group.length / 2);
       const left = await store(group.slice(0, middle), stored);
@@ -177,13 +180,13 @@ export async function drainBuffer({ buffer, events, budget, now }: Deps): Promis
       const dead: DeadLetter[] = [];
       for (const entry of entries) {
         if ("rows" in entry) readable.push(entry);
-        else dead.push({ id: entry.id, raw: entry.raw, error: `unreadable entry: ${entry.invalid}`, attempts: 1 });
+        else dead.push({ id: entry.id, raw: entry.raw, error: `unreadable entry: ${entry.invalid}`, sqlstate: null });
       }
       entriesSeen += readable.length;
       rowsSeen += readable.reduce((n, e) => n + e.rows.length, 0);
 
       const stored: Readable[] = [];
-      const failures: Array<{ entry: Readable; error: string }> = [];
+      const failures: Array<{ entry: Readable; refused: RefusedRow[] }> = [];
       try {
         for (const group of groupByRows(readable, DRAIN_LIMITS.maxRowsPerInsert)) {
           failures.push(...(await store(group, stored)));
@@ -193,22 +196,17 @@ export async function drainBuffer({ buffer, events, budget, now }: Deps): Promis
         // what PostgreSQL does not.
         if (stored.length > 0) {
           const ids = stored.map((e) => e.id);
-          await buffer.remove(ids, ids.filter((id) => attempts.has(id)));
+          await buffer.remove(ids);
           counts.entries += stored.length;
           counts.events += stored.reduce((n, e) => n + e.rows.length, 0);
         }
       }
 
-      if (failures.length > 0) {
-        const tries = await buffer.recordFailures(failures.map((f) => f.entry.id));
-        failures.forEach((f, i) => {
-          const n = tries[i] ?? DRAIN_LIMITS.maxAttempts;
-          if (n >= DRAIN_LIMITS.maxAttempts) {
-            dead.push({ id: f.entry.id, raw: bufferPayload(f.entry.rows), error: f.error, attempts: n });
-          } else {
-            counts.failed += 1;
-          }
-        });
+      for (const { entry, refused } of failures) {
+        // The entry's other rows are stored: it leaves the buffer with its refused rows.
+        counts.rows_refused += refused.length;
+        counts.events += entry.rows.length - refused.length;
+        for (const r of refused) dead.push(refusedRowDeadLetter(entry.id, r));
       }
       if (dead.length > 0) {
         await buffer.deadLetter(dead);

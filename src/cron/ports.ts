@@ -14,24 +14,23 @@ export type BufferEntry =
   | { id: string; invalid: string; raw: string };
 
 export interface DeadLetter {
+  /** The buffer entry it came from. */
   id: string;
-  /** The entry as stored in the buffer. */
+  /** A buffer entry (`{"v":1,"rows":[…]}`): the refused row alone, or an unreadable entry as it was. */
   raw: string;
+  /** `SQLSTATE: message` from PostgreSQL, or why the entry could not be read. */
   error: string;
-  attempts: number;
+  /** PostgreSQL's SQLSTATE, or null when the entry never reached PostgreSQL (unreadable). */
+  sqlstate: string | null;
 }
 
-/** The Redis side of the drain: the buffer stream, its attempts hash and the dead-letter stream. */
+/** The Redis side of the drain: the buffer stream and the dead-letter stream. */
 export interface BufferPort {
   /** Up to `count` entries in stream order, strictly after `afterId` (from the head when null). */
   read(afterId: string | null, count: number): Promise<BufferEntry[]>;
-  /** Deletes stored entries from the buffer, and their failed-attempt counts when `clearAttempts` names any. */
-  remove(ids: readonly string[], clearAttempts: readonly string[]): Promise<void>;
-  /** Failed-attempt counts recorded so far (entry id → count). */
-  attempts(): Promise<Map<string, number>>;
-  /** Adds one failed attempt to each id; resolves to the new counts, in order. */
-  recordFailures(ids: readonly string[]): Promise<number[]>;
-  /** Moves entries to the dead-letter stream and out of the buffer, atomically (one MULTI). */
+  /** Deletes stored entries from the buffer. */
+  remove(ids: readonly string[]): Promise<void>;
+  /** Adds dead letters and deletes the entries they came from out of the buffer, atomically (one MULTI). */
   deadLetter(entries: readonly DeadLetter[]): Promise<void>;
   /** Epoch ms of the oldest pending entry (the millisecond part of its id), or null when empty. */
   oldestPendingMs(): Promise<number | null>;
@@ -106,7 +105,7 @@ export interface MaintenanceStore {
   compressChunks(now: Date): Promise<number | null>;
   /** The TimescaleDB policy jobs of this schema (`timescale` tier); null elsewhere without a round trip. */
   policyJobs(now: Date): Promise<PolicyJob[] | null>;
-  /** `CALL run_job(id)`. */
+  /** `CALL run_job(id)`, then records the foreground run (analytics_policy_runs). */
   runPolicyJob(jobId: number): Promise<void>;
   cleanupEventIds(now: Date): Promise<number>;
   pruneHistory(jobRunsBefore: Date, checksBefore: Date): Promise<{ job_runs: number; checks: number }>;

@@ -103,9 +103,10 @@ export function canonicalEventString(source: EventIdSource): string {
  * bytes, formatted as a UUIDv8. Nothing from the envelope (`sent_at`, `write_key`) or the server
  * (`received_at`) is included, so every resend of the event gets the same id.
  *
- * Limitation: two genuinely separate events with identical content and no `timestamp` (or the
- * same millisecond) get the same id and are counted once. Trackers should send `event_id` (or at
- * least `timestamp`); rows with derived ids carry the flag `derived_id` so this is inspectable.
+ * Only used when the event has a `timestamp` (prepareBatch gives an event with neither id nor
+ * timestamp a fresh id: each receipt is a new event). Two genuinely separate events with identical
+ * content in the same millisecond still get the same id and are counted once. Rows with derived
+ * ids carry the flag `derived_id` so this is inspectable.
  *
  * @example await deriveEventId({ event_name: "click", category: "ui", timestamp: 1764140400000, … })
  * // → "3b1f…-…-8…-[89ab]…-…"

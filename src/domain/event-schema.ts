@@ -15,7 +15,7 @@ export const EventIdSchema = z
   .string()
   .regex(UUID_PATTERN, { error: "must be a UUID (8-4-4-4-12 hex digits)" })
   .describe(
-    "Client-generated UUID, any version (v4 or v7 recommended); the exactly-once key. When absent the server derives a stable UUIDv8 from the event's content, so a resend of the same event gets the same id.",
+    "Client-generated UUID, any version (v4 or v7 recommended); the exactly-once key. When absent and `timestamp` is present, the server derives a stable UUIDv8 from the event's content, so a resend of the same event gets the same id; with neither, every receipt is a new event.",
   );
 
 /** `timestamp` / `sent_at`: ISO-8601 with a timezone, or epoch milliseconds. */
@@ -23,6 +23,7 @@ export const TimestampSchema = z
   .union([z.iso.datetime({ offset: true }), z.number()], { error: `must be ${TIMESTAMP_HELP}` })
   .describe(`When the event happened on the client: ${TIMESTAMP_HELP}.`);
 
+/** Printable-name rules (no controls, format characters or blank) are checked in normalize.ts (text-rules.ts). */
 const nameSchema = (what: string) =>
   z
     .string()
@@ -131,7 +132,7 @@ export const BatchBodySchema = z.union([
 ]);
 
 /** Per-event rejection codes (see {@link RejectionSchema}). */
-export const REJECTION_CODES = ["invalid_field", "too_large", "too_old", "too_far_in_future"] as const;
+export const REJECTION_CODES = ["invalid_field", "too_large", "too_old", "too_far_in_future", "refused_by_database"] as const;
 export type RejectionCode = (typeof REJECTION_CODES)[number];
 
 /** One rejected event in the 202 response. */

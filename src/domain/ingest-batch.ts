@@ -4,6 +4,7 @@
  */
 import { badRequest, payloadTooLarge, unprocessable } from "../errors";
 import type { EventRow } from "./event";
+import { v7 as uuidv7 } from "uuid";
 import { deriveEventId, type EventIdSource } from "./event-id";
 import { EnvelopeMetaSchema, EventSchema, type RejectionCode } from "./event-schema";
 import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES } from "./limits";
@@ -217,7 +218,12 @@ export async function prepareBatch(body: unknown, ctx: PrepareBatchContext): Pro
     candidates.push({ index, row: outcome.row, clientEventId: outcome.clientEventId, idSource: outcome.idSource });
   }
 
-  const derived = await Promise.all(candidates.map((c) => (c.clientEventId === null ? deriveEventId(c.idSource!) : null)));
+  // Without event_id and timestamp nothing tells two identical clicks apart from one click sent
+  // twice, so each receipt is a new event (fresh UUIDv7). With a timestamp, the id is derived from
+  // the event's content, so a resend of it (new sent_at) gets the same id.
+  const derived = await Promise.all(
+    candidates.map((c) => (c.clientEventId !== null ? null : c.idSource!.timestamp === null ? uuidv7() : deriveEventId(c.idSource!))),
+  );
 
   const rows: EventRow[] = [];
   const rowIndexes: number[] = [];
@@ -231,7 +237,7 @@ export async function prepareBatch(body: unknown, ctx: PrepareBatchContext): Pro
       continue;
     }
     seen.add(eventId);
-    if (c.clientEventId === null) c.row.flags.push(FLAGS.derivedId);
+    if (c.clientEventId === null) c.row.flags.push(c.idSource!.timestamp === null ? FLAGS.serverId : FLAGS.derivedId);
     rows.push({ event_id: eventId, ...c.row });
     rowIndexes.push(c.index);
   }

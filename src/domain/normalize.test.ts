@@ -60,7 +60,7 @@ describe("sanitizeJsonObject", () => {
   for (const t of cases) {
     it(t.name, () => {
       const out = sanitizeJsonObject(JSON.parse(t.input), "properties");
-      expect(out).toEqual({ ok: true, value: t.expected, dropped: t.dropped });
+      expect(out).toEqual({ ok: true, value: t.expected, dropped: t.dropped, cleaned: false });
       if (out.ok) expect(Object.keys(out.value)).toEqual(Object.keys(t.expected as object));
     });
   }

@@ -19,6 +19,7 @@ import {
   MAX_URL_LENGTH,
   MIN_EPOCH_MS,
 } from "./limits";
+import { cleanText, displayText, nameProblem, unstorableChar } from "./text-rules";
 import { DEFAULT_URL_SCRUB, scrubUrl, type UrlScrubOptions } from "./url-scrub";
 
 /** Row flags this module sets (EventRow.flags). */
@@ -35,6 +36,13 @@ export const FLAGS = {
   invalidReferrer: "invalid_referrer",
   /** The event_id was derived from content (the client sent none). Set by prepareBatch. */
   derivedId: "derived_id",
+  /**
+   * The client sent neither event_id nor timestamp: the server gave the event a fresh id, so a
+   * resend of it is a new event. Set by prepareBatch.
+   */
+  serverId: "server_id",
+  /** A string value in properties/device_info held NUL or a lone surrogate, replaced by U+FFFD. */
+  textCleaned: "text_cleaned",
 } as const;
 
 /** Tunables of normalisation. Every field has a safe default in {@link DEFAULT_NORMALIZE_OPTIONS}. */
@@ -168,6 +176,10 @@ function formatDuration(ms: number): string {
 interface WalkState {
   keys: number;
   dropped: boolean;
+  /** A string value was cleaned (NUL or lone surrogate replaced). */
+  cleaned: boolean;
+  /** Rejection code of the violation: a limit (`too_large`) or a key the stores cannot hold. */
+  code: RejectionCode;
   /** Set on the first violation: message, and the path collected while unwinding. */
   error: string | null;
   path: string[];
@@ -187,7 +199,9 @@ function sanitizeValue(value: unknown, depth: number, state: WalkState): unknown
       state.error = `string of ${value.length} characters exceeds ${MAX_STRING_VALUE_LENGTH} (MAX_STRING_VALUE_LENGTH)`;
       return FAILED;
     }
-    return value;
+    const clean = cleanText(value);
+    if (clean !== value) state.cleaned = true;
+    return clean;
   }
   if (value === null || typeof value !== "object") return value;
   if (depth > MAX_OBJECT_DEPTH) {
@@ -230,12 +244,20 @@ function sanitizeValue(value: unknown, depth: number, state: WalkState): unknown
     }
     if (key.length > MAX_KEY_LENGTH) {
       state.error = `key of ${key.length} characters exceeds ${MAX_KEY_LENGTH} (MAX_KEY_LENGTH)`;
-      state.path.push(`.${key.slice(0, 32)}…`);
+      state.path.push(`.${displayText(key.slice(0, 32))}…`);
+      return FAILED;
+    }
+    const bad = unstorableChar(key);
+    if (bad !== null) {
+      // Keys are rejected, not cleaned: two keys could clean to the same one and lose a value.
+      state.code = "invalid_field";
+      state.error = `key contains ${bad}, which PostgreSQL cannot store`;
+      state.path.push(`.${displayText(key)}`);
       return FAILED;
     }
     const s = sanitizeValue(v, depth + 1, state);
     if (s === FAILED) {
-      state.path.push(`.${key}`);
+      state.path.push(`.${displayText(key)}`);
       return FAILED;
     }
     if (s !== v) out ??= copyBefore(record, key);
@@ -257,16 +279,25 @@ function copyBefore(record: Record<string, unknown>, stop: string): Record<strin
 /**
  * Validates and cleans properties/device_info. The result never contains `__proto__`,
  * `constructor` or `prototype` keys at any depth, so no consumer that merges it with `[[Set]]`
- * semantics (Object.assign, lodash merge) can reach an object prototype.
+ * semantics (Object.assign, lodash merge) can reach an object prototype; its string values never
+ * hold NUL or a lone surrogate (replaced by U+FFFD, `cleaned`), and a key holding one fails the
+ * object with `invalid_field`.
  */
 export function sanitizeJsonObject(
   value: Record<string, unknown>,
   field: string,
-): { ok: true; value: Record<string, unknown>; dropped: boolean } | { ok: false; message: string } {
-  const state: WalkState = { keys: 0, dropped: false, error: null, path: [] };
+): { ok: true; value: Record<string, unknown>; dropped: boolean; cleaned: boolean } | { ok: false; code: RejectionCode; message: string } {
+  const state: WalkState = { keys: 0, dropped: false, cleaned: false, code: "too_large", error: null, path: [] };
   const out = sanitizeValue(value, 1, state);
-  if (out === FAILED) return { ok: false, message: `${field}${state.path.reverse().join("")}: ${state.error}` };
-  return { ok: true, value: out as Record<string, unknown>, dropped: state.dropped };
+  if (out === FAILED) return { ok: false, code: state.code, message: `${field}${state.path.reverse().join("")}: ${state.error}` };
+  return { ok: true, value: out as Record<string, unknown>, dropped: state.dropped, cleaned: state.cleaned };
+}
+
+/** The rejection message for a top-level string the stores cannot hold, or null. */
+function unstorableField(field: string, value: string | null | undefined): string | null {
+  if (value == null) return null;
+  const bad = unstorableChar(value);
+  return bad === null ? null : `${field}: contains ${bad}, which PostgreSQL cannot store`;
 }
 
 type Resolved<T> = { ok: true; value: T | null } | { ok: false; message: string };
@@ -306,12 +337,19 @@ export function normalizeEvent(event: EventInput, raw: Record<string, unknown>, 
   if (!name.ok) return reject("invalid_field", name.message);
   if (name.value === null) return reject("invalid_field", "event_name: required");
   if (event.category == null) return reject("invalid_field", "category: required");
+  const nameIssue = nameProblem(name.value);
+  if (nameIssue !== null) return reject("invalid_field", `event_name: ${nameIssue}`);
+  const categoryIssue = nameProblem(event.category);
+  if (categoryIssue !== null) return reject("invalid_field", `category: ${categoryIssue}`);
   const user = resolveAlias(event.user_id, event.userId, "user_id", "userId");
   if (!user.ok) return reject("invalid_field", user.message);
   const session = resolveAlias(event.session_id, event.sessionId, "session_id", "sessionId");
   if (!session.ok) return reject("invalid_field", session.message);
   const pageUrlRaw = resolveAlias(event.page_url, event.pageUrl, "page_url", "pageUrl");
   if (!pageUrlRaw.ok) return reject("invalid_field", pageUrlRaw.message);
+  // Ids are rejected rather than cleaned: a changed id would count as another user or session.
+  const unstorable = unstorableField("user_id", user.value) ?? unstorableField("session_id", session.value);
+  if (unstorable !== null) return reject("invalid_field", unstorable);
   const id = resolveAlias(event.event_id, event.eventId, "event_id", "eventId");
   if (!id.ok) return reject("invalid_field", id.message);
   let clientEventId: string | null = null;
@@ -343,17 +381,19 @@ export function normalizeEvent(event: EventInput, raw: Record<string, unknown>, 
   const rawProperties = raw.properties as Record<string, unknown> | null | undefined;
   if (rawProperties != null) {
     const p = sanitizeJsonObject(rawProperties, "properties");
-    if (!p.ok) return reject("too_large", p.message);
+    if (!p.ok) return reject(p.code, p.message);
     properties = p.value;
     if (p.dropped) flags.push(FLAGS.unsafeKeysDropped);
+    if (p.cleaned) flags.push(FLAGS.textCleaned);
   }
   let deviceInfo: Record<string, unknown> | null = null;
   const rawDevice = (raw.device_info ?? raw.deviceInfo) as Record<string, unknown> | null | undefined;
   if (rawDevice != null) {
     const d = sanitizeJsonObject(rawDevice, raw.device_info != null ? "device_info" : "deviceInfo");
-    if (!d.ok) return reject("too_large", d.message);
+    if (!d.ok) return reject(d.code, d.message);
     deviceInfo = d.value;
     if (d.dropped && !flags.includes(FLAGS.unsafeKeysDropped)) flags.push(FLAGS.unsafeKeysDropped);
+    if (d.cleaned && !flags.includes(FLAGS.textCleaned)) flags.push(FLAGS.textCleaned);
   }
 
   const rawPage = emptyToNull(pageUrlRaw.value);
@@ -366,6 +406,8 @@ export function normalizeEvent(event: EventInput, raw: Record<string, unknown>, 
       return reject("too_large", `page_url: ${pageUrl.length} characters after scrubbing exceeds ${MAX_URL_LENGTH} (MAX_URL_LENGTH)`);
     }
   }
+  const urlIssue = unstorableField("page_url", pageUrl);
+  if (urlIssue !== null) return reject("invalid_field", urlIssue);
   let referrer: string | null = null;
   if (rawReferrer !== null) {
     referrer = scrubCached(rawReferrer, facts);
@@ -374,6 +416,10 @@ export function normalizeEvent(event: EventInput, raw: Record<string, unknown>, 
       return reject("too_large", `referrer: ${referrer.length} characters after scrubbing exceeds ${MAX_URL_LENGTH} (MAX_URL_LENGTH)`);
     }
   }
+
+  // Scrubbing percent-encodes NUL and surrogates; with SCRUB_QUERY_STRINGS off the URL is kept as sent.
+  const referrerIssue = unstorableField("referrer", referrer);
+  if (referrerIssue !== null) return reject("invalid_field", referrerIssue);
 
   const ua = userAgentOf(deviceInfo) ?? facts.requestUserAgent;
   if (ua !== null) {

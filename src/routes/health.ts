@@ -46,7 +46,9 @@ function isPostgresStatus(value: unknown): value is PostgresStatus {
 
 /**
  * What the cron side adds to /health, and the problems that make the status `degraded`:
- * the buffer's oldest entry older than BUFFER_MAX_AGE_SECONDS, a job without a success in
+ * the buffer's oldest entry older than BUFFER_MAX_AGE_SECONDS, dead letters waiting, a direct
+ * insert failed within DIRECT_INSERT_FAILURE_SECONDS, TimescaleDB policy jobs whose last background
+ * run failed, a job without a success in
  * JOB_STALE_PERIODS of its periods (counted from the migration for a job that never ran), or a
  * latest reconciliation with drift.
  */
@@ -57,6 +59,11 @@ export function cronHealth(buffer: BufferStats | null, pg: PostgresStatus | null
     const age = buffer.oldest_ms === null ? 0 : Math.max(0, Math.round((nowMs - buffer.oldest_ms) / 1000));
     bufferBody = { pending: buffer.pending, dead_letter: buffer.dead_letter, oldest_age_seconds: age };
     if (age > BUFFER_MAX_AGE_SECONDS) problems.push(`buffer: oldest entry has waited ${age} s (limit ${BUFFER_MAX_AGE_SECONDS} s)`);
+    if (buffer.dead_letter > 0) {
+      problems.push(`dead_letters: ${buffer.dead_letter} rows or entries could not be stored; see \`npm run dead-letters -- list\``);
+    }
+    const failure = buffer.direct_insert_failure;
+    if (failure) problems.push(`direct_insert: failing (last at ${failure.at}: ${failure.error}); the minute drain stores the buffered batches`);
   }
   let jobs = null;
   let checks = null;
@@ -71,6 +78,11 @@ export function cronHealth(buffer: BufferStats | null, pg: PostgresStatus | null
     }
     checks = { last_hour: pg.checks.last_hour, checked_at: pg.checks.checked_at, compared: pg.checks.compared, drift: pg.checks.drift };
     if (pg.checks.drift > 0) problems.push(`checks: ${pg.checks.drift} of ${pg.checks.compared} comparisons drifted in the latest reconciliation`);
+    const failing = pg.scheduler_failures ?? [];
+    if (failing.length > 0) {
+      const list = failing.map((f) => `job ${f.job_id} ${f.proc_name} on ${f.relation}`).join(", ");
+      problems.push(`timescaledb_scheduler: ${failing.length} policy job(s) failed in the background (${list}); the daily job runs them in the foreground`);
+    }
   }
   return { buffer: bufferBody, jobs, checks, problems };
 }

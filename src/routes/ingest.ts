@@ -9,12 +9,22 @@ import { readBody } from "../http/read-body";
 import { findSecret, hex } from "../http/secrets";
 import { errorSummary, logEvent } from "../log";
 import { urlScrubFromList } from "../domain/url-scrub";
+import type { Services } from "../services";
+import { insertIsolatingRefusals, isDataError, isMissingPartition, refusedRowDeadLetter, sqlState } from "../storage/refusals";
 import type { RecordBatchResult } from "../storage/redis-store";
 
 /** How long a client should wait after a 503 before retrying. */
 const UNAVAILABLE_RETRY_AFTER_SECONDS = 10;
 /** Backpressure: the buffer is full; the minute drain needs time to empty it. */
 const BACKPRESSURE_RETRY_AFTER_SECONDS = 30;
+/**
+ * Statements the direct insert may spend isolating rows PostgreSQL refuses (one bad row in 50
+ * costs about 12). Beyond that the entry stays in the buffer and the minute drain isolates it.
+ */
+const DIRECT_ISOLATION_STATEMENTS = 16;
+
+/** A Lua runtime error of the ingest script: Redis answered, so this is about the batch, not an outage. */
+const SCRIPT_ERROR = /\buser_script:\d+:|Error running script/;
 
 /**
  * The configured write key equal to `candidate` (constant-time, see findSecret), as a short id
@@ -55,32 +65,106 @@ interface IngestResponse {
   rejected: PreparedBatch["rejected"];
 }
 
-function respond(c: Context<AppEnv>, prepared: PreparedBatch, accepted: number, duplicates: number) {
+function respond(c: Context<AppEnv>, prepared: PreparedBatch, accepted: number, duplicates: number, refused: PreparedBatch["rejected"] = []) {
   const body: IngestResponse = {
     accepted,
     duplicates: duplicates + prepared.duplicateIndexes.length,
-    rejected: prepared.rejected,
+    rejected: refused.length === 0 ? prepared.rejected : [...prepared.rejected, ...refused].sort((a, b) => a.index - b.index),
   };
   return c.json(body, 202);
 }
 
 /**
  * Redis could not take the batch (down or slower than REDIS_TIMEOUT_MS): store it in PostgreSQL
- * before answering, so a 2xx still means durable. The real-time counters miss these events; the
- * hourly reconciliation records the gap and rollups are computed from raw rows.
+ * before answering, so a 2xx still means durable. Dedupe still holds (PostgreSQL stores each
+ * event_id once and the answer counts the rest as duplicates); the rate limit does not, since its
+ * counter lives in Redis. The real-time counters miss these events; the hourly reconciliation
+ * records the gap and rollups are computed from raw rows. Rows PostgreSQL refuses by themselves
+ * are answered per event (`refused_by_database`); the others are stored.
  */
 async function storeWithoutRedis(c: Context<AppEnv>, prepared: PreparedBatch, redisError: unknown) {
   const { events } = c.var.services;
-  try {
-    const inserted = await events.insertEvents(prepared.rows);
-    logEvent("warn", "redis_unavailable_stored_in_postgres", { events: inserted, error: errorSummary(redisError) });
-    return respond(c, prepared, inserted, prepared.rows.length - inserted);
-  } catch (postgresError) {
+  const unavailable = (postgresError: unknown) => {
     logEvent("error", "stores_unavailable", { redis: errorSummary(redisError), postgres: errorSummary(postgresError) });
-    throw new ApiError(503, "storage_unavailable", "Neither the buffer nor the database can take events right now.", {
+    return new ApiError(503, "storage_unavailable", "Neither the buffer nor the database can take events right now.", {
       retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
     });
+  };
+  let inserted: number;
+  const refused: PreparedBatch["rejected"] = [];
+  try {
+    inserted = await events.insertEvents(prepared.rows);
+  } catch (postgresError) {
+    if (!isDataError(postgresError) || isMissingPartition(postgresError)) throw unavailable(postgresError);
+    let statements = 0;
+    const isolated = await insertIsolatingRefusals(
+      prepared.rows,
+      (part) => events.insertEvents(part),
+      () => ++statements <= DIRECT_ISOLATION_STATEMENTS,
+      postgresError,
+    ).catch((error: unknown) => {
+      throw unavailable(error);
+    });
+    // Not isolated within the budget: what was stored stays stored (exactly once on the resend).
+    if (!isolated.complete) throw unavailable(postgresError);
+    inserted = isolated.inserted;
+    const rowIndex = new Map(prepared.rows.map((row, i) => [row, prepared.rowIndexes[i]!]));
+    for (const r of isolated.refused) {
+      refused.push({ index: rowIndex.get(r.row)!, code: "refused_by_database", message: `PostgreSQL refused the event (${r.sqlstate}: ${r.message})` });
+    }
+    logEvent("error", "rows_refused", { refused: refused.length, stored: inserted, error: refused[0]?.message });
   }
+  logEvent("warn", "redis_unavailable_stored_in_postgres", { events: inserted, error: errorSummary(redisError) });
+  return respond(c, prepared, inserted, prepared.rows.length - inserted - refused.length, refused);
+}
+
+/**
+ * Direct mode, after the response: insert the batch; on success delete its buffer entry. When
+ * PostgreSQL refuses rows by themselves, store the others and move the refused rows to the
+ * dead-letter stream (which also deletes the entry). Any other failure leaves the entry for the
+ * minute drain and marks /health `degraded` for DIRECT_INSERT_FAILURE_SECONDS.
+ */
+async function storeDirect(services: Services, rows: PreparedBatch["rows"], entryId: string): Promise<void> {
+  const { events, ingestRedis } = services;
+  const leaveToDrain = async (error: unknown) => {
+    logEvent("warn", "direct_insert_failed", { entry: entryId, error: errorSummary(error) });
+    await ingestRedis.recordDirectInsertFailure({ at: new Date().toISOString(), error: errorSummary(error) }).catch((e: unknown) => {
+      logEvent("warn", "direct_insert_failure_not_recorded", { entry: entryId, error: errorSummary(e) });
+    });
+  };
+  try {
+    await events.insertEvents(rows);
+  } catch (error) {
+    // 23514 (no partition yet) is the drain's to fix: it creates partitions and retries.
+    if (!isDataError(error) || isMissingPartition(error)) return leaveToDrain(error);
+    let statements = 0;
+    let isolated;
+    try {
+      isolated = await insertIsolatingRefusals(rows, (part) => events.insertEvents(part), () => ++statements <= DIRECT_ISOLATION_STATEMENTS, error);
+    } catch (isolationError) {
+      return leaveToDrain(isolationError);
+    }
+    if (!isolated.complete) {
+      logEvent("warn", "direct_insert_isolation_deferred", { entry: entryId, statements: DIRECT_ISOLATION_STATEMENTS });
+      return;
+    }
+    if (isolated.refused.length > 0) {
+      logEvent("error", "rows_refused", {
+        entry: entryId,
+        refused: isolated.refused.length,
+        stored: rows.length - isolated.refused.length,
+        error: `${isolated.refused[0]!.sqlstate}: ${isolated.refused[0]!.message}`,
+      });
+      await ingestRedis.deadLetter(isolated.refused.map((r) => refusedRowDeadLetter(entryId, r))).catch((e: unknown) => {
+        // The entry stays in the buffer: the drain stores its good rows (again, exactly once) and dead-letters the rest.
+        logEvent("warn", "dead_letter_failed", { entry: entryId, error: errorSummary(e) });
+      });
+      return;
+    }
+  }
+  await ingestRedis.deleteBufferEntry(entryId).catch((error: unknown) => {
+    logEvent("warn", "buffer_delete_failed", { entry: entryId, error: errorSummary(error) });
+  });
 }
 
 function outcomeError(result: Exclude<RecordBatchResult, { status: "ok" | "duplicate" }>): ApiError {
@@ -89,9 +173,18 @@ function outcomeError(result: Exclude<RecordBatchResult, { status: "ok" | "dupli
       retryAfterSeconds: result.retryAfterSeconds,
     });
   }
+  if (result.status === "invalid") {
+    return unstorableInRedis(result.message);
+  }
   return new ApiError(503, "buffer_full", "The ingest buffer is full; retry later (nothing from this batch was stored).", {
     retryAfterSeconds: BACKPRESSURE_RETRY_AFTER_SECONDS,
   });
+}
+
+/** The ingest script could not read the batch: Redis is up, so this is the data, never an outage. */
+function unstorableInRedis(reason: string): ApiError {
+  logEvent("error", "batch_refused_by_redis_script", { error: reason.slice(0, 300) });
+  return new ApiError(422, "unstorable_events", "Redis could not read this batch; nothing was stored. Do not resend it unchanged.");
 }
 
 /**
@@ -155,28 +248,13 @@ ingest.post("/", async (c) => {
       bufferCap: config.BUFFER_MAX_ENTRIES,
     });
   } catch (redisError) {
+    if (redisError instanceof Error && SCRIPT_ERROR.test(redisError.message)) throw unstorableInRedis(errorSummary(redisError));
     return storeWithoutRedis(c, prepared, redisError);
   }
 
   if (result.status === "duplicate") return respond(c, prepared, 0, prepared.rows.length);
   if (result.status !== "ok") throw outcomeError(result);
 
-  if (config.INGEST_MODE === "direct") {
-    const entryId = result.entryId;
-    c.executionCtx.waitUntil(
-      (async () => {
-        try {
-          await events.insertEvents(prepared.rows);
-        } catch (error) {
-          // The entry stays in the buffer; the minute drain stores it.
-          logEvent("warn", "direct_insert_failed", { entry: entryId, error: errorSummary(error) });
-          return;
-        }
-        await ingestRedis.deleteBufferEntry(entryId).catch((error: unknown) => {
-          logEvent("warn", "buffer_delete_failed", { entry: entryId, error: errorSummary(error) });
-        });
-      })(),
-    );
-  }
+  if (config.INGEST_MODE === "direct") c.executionCtx.waitUntil(storeDirect(c.var.services, prepared.rows, result.entryId));
   return respond(c, prepared, result.newEvents, prepared.rows.length - result.newEvents);
 });

@@ -6,7 +6,6 @@ import {
   BUFFER_FIELD,
   COUNTER_FIELDS,
   DEAD_LETTER_FIELDS,
-  DEAD_LETTER_MAX_ENTRIES,
   hourId,
   redisKeys,
   type RedisKeys,
@@ -20,6 +19,16 @@ export interface BufferStats {
   dead_letter: number;
   /** Epoch ms of the oldest pending entry, or null when the buffer is empty. */
   oldest_ms: number | null;
+  /** The last direct-insert failure within DIRECT_INSERT_FAILURE_SECONDS, or null. */
+  direct_insert_failure: DirectInsertFailure | null;
+}
+
+/** What a failed direct insert records for /health. */
+export interface DirectInsertFailure {
+  /** ISO-8601 time of the failure. */
+  at: string;
+  /** A short, safe description (errorSummary). */
+  error: string;
 }
 
 const EVENT_FIELD_PREFIX = COUNTER_FIELDS.event("");
@@ -51,14 +60,34 @@ export function decodeBufferEntry(id: string, fields: Record<string, unknown> | 
   return { id, rows: entry.rows as EventRow[] };
 }
 
+/**
+ * Adds dead letters and deletes the buffer entries they came from, in one MULTI (one request): a
+ * crash leaves either both or neither. The stream is never trimmed: a dead letter leaves it only
+ * through `npm run dead-letters -- replay | drop`, and /health is `degraded` while any is there.
+ */
+export async function writeDeadLetters(redis: Redis, keys: RedisKeys, entries: readonly DeadLetter[]): Promise<void> {
+  if (entries.length === 0) return;
+  const tx = redis.multi();
+  for (const e of entries) {
+    tx.xadd(keys.deadLetter, "*", {
+      [DEAD_LETTER_FIELDS.entryId]: e.id,
+      [DEAD_LETTER_FIELDS.payload]: e.raw,
+      [DEAD_LETTER_FIELDS.error]: e.error,
+      [DEAD_LETTER_FIELDS.sqlstate]: e.sqlstate ?? "",
+    });
+  }
+  tx.xdel(keys.buffer, [...new Set(entries.map((e) => e.id))]);
+  await tx.exec();
+}
+
 const toNumber = (value: unknown): number => {
   const n = typeof value === "number" ? value : Number(value);
   return Number.isFinite(n) ? n : 0;
 };
 
 /**
- * Upstash adapter for the cron jobs and /health: the buffer stream, the attempts hash, the
- * dead-letter stream and the hour counters. Every method is one HTTP request (single command,
+ * Upstash adapter for the cron jobs and /health: the buffer stream, the dead-letter stream and
+ * the hour counters. Every method is one HTTP request (single command,
  * pipeline or MULTI).
  */
 export class RedisBufferStore implements BufferPort, CounterReader {
@@ -78,50 +107,13 @@ export class RedisBufferStore implements BufferPort, CounterReader {
     return Object.entries(entries ?? {}).map(([id, fields]) => decodeBufferEntry(id, fields));
   }
 
-  async remove(ids: readonly string[], clearAttempts: readonly string[]): Promise<void> {
+  async remove(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    if (clearAttempts.length === 0) {
-      await this.redis.xdel(this.keys.buffer, [...ids]);
-      return;
-    }
-    const p = this.redis.pipeline();
-    p.xdel(this.keys.buffer, [...ids]);
-    p.hdel(this.keys.bufferAttempts, ...clearAttempts);
-    await p.exec();
-  }
-
-  async attempts(): Promise<Map<string, number>> {
-    const all = await this.redis.hgetall<Record<string, unknown>>(this.keys.bufferAttempts);
-    return new Map(Object.entries(all ?? {}).map(([id, n]) => [id, toNumber(n)]));
-  }
-
-  async recordFailures(ids: readonly string[]): Promise<number[]> {
-    if (ids.length === 0) return [];
-    const p = this.redis.pipeline();
-    for (const id of ids) p.hincrby(this.keys.bufferAttempts, id, 1);
-    return (await p.exec()).map(toNumber);
+    await this.redis.xdel(this.keys.buffer, [...ids]);
   }
 
   async deadLetter(entries: readonly DeadLetter[]): Promise<void> {
-    if (entries.length === 0) return;
-    const tx = this.redis.multi();
-    for (const e of entries) {
-      tx.xadd(
-        this.keys.deadLetter,
-        "*",
-        {
-          [DEAD_LETTER_FIELDS.entryId]: e.id,
-          [DEAD_LETTER_FIELDS.payload]: e.raw,
-          [DEAD_LETTER_FIELDS.error]: e.error,
-          [DEAD_LETTER_FIELDS.attempts]: String(e.attempts),
-        },
-        { trim: { type: "MAXLEN", threshold: DEAD_LETTER_MAX_ENTRIES, comparison: "~" } },
-      );
-    }
-    const ids = entries.map((e) => e.id);
-    tx.xdel(this.keys.buffer, ids);
-    tx.hdel(this.keys.bufferAttempts, ...ids);
-    await tx.exec();
+    await writeDeadLetters(this.redis, this.keys, entries);
   }
 
   async oldestPendingMs(): Promise<number | null> {
@@ -147,14 +139,27 @@ export class RedisBufferStore implements BufferPort, CounterReader {
     return result;
   }
 
-  /** /health: XLEN of the buffer and the dead-letter stream and the oldest pending id, one pipeline. */
+  /**
+   * /health: XLEN of the buffer and the dead-letter stream, the oldest pending id and the last
+   * direct-insert failure, one pipeline.
+   */
   async stats(): Promise<BufferStats> {
     const p = this.redis.pipeline();
     p.xlen(this.keys.buffer);
     p.xlen(this.keys.deadLetter);
     p.xrange(this.keys.buffer, "-", "+", 1);
-    const [pending, dead, head] = (await p.exec()) as [unknown, unknown, Record<string, unknown> | null];
+    p.get(this.keys.directInsertFailure);
+    const [pending, dead, head, failure] = (await p.exec()) as [unknown, unknown, Record<string, unknown> | null, unknown];
     const oldest = Object.keys(head ?? {})[0];
-    return { pending: toNumber(pending), dead_letter: toNumber(dead), oldest_ms: oldest === undefined ? null : streamIdMs(oldest) };
+    return {
+      pending: toNumber(pending),
+      dead_letter: toNumber(dead),
+      oldest_ms: oldest === undefined ? null : streamIdMs(oldest),
+      direct_insert_failure: isDirectInsertFailure(failure) ? failure : null,
+    };
   }
+}
+
+function isDirectInsertFailure(value: unknown): value is DirectInsertFailure {
+  return typeof value === "object" && value !== null && typeof (value as DirectInsertFailure).at === "string";
 }

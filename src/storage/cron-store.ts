@@ -20,6 +20,7 @@ import {
   pruneCronHistory,
   reconcileCounts,
   recordChecks,
+  recordPolicyRun,
   refreshRollups,
   runTimescaleJob,
   type CheckRow,
@@ -54,6 +55,16 @@ export interface HealthStatus {
   db_now: string | null;
   jobs: Record<string, { last_success: string | null; last_error: { at: string | null; message: string | null } | null }>;
   checks: { last_hour: string | null; checked_at: string | null; compared: number; drift: number };
+  /** TimescaleDB policy jobs of this schema whose last background run failed. */
+  scheduler_failures: SchedulerFailure[];
+}
+
+export interface SchedulerFailure {
+  job_id: number;
+  proc_name: string;
+  relation: string;
+  last_run_started_at: string | null;
+  total_failures: number;
 }
 
 /**
@@ -177,7 +188,9 @@ export class PostgresCronStore implements JobRunStore, RollupStore, MaintenanceS
   }
 
   async runPolicyJob(jobId: number): Promise<void> {
+    // Two statements: run_job must be sent alone, in autocommit.
     await this.run(runTimescaleJob(jobId));
+    await this.run(recordPolicyRun(jobId));
   }
 
   async cleanupEventIds(now: Date): Promise<number> {
@@ -200,6 +213,7 @@ export async function readHealthStatus(sql: Sql, jobs: readonly string[]): Promi
     db_now: unknown;
     jobs: HealthStatus["jobs"] | null;
     checks: { last_hour: unknown; checked_at: unknown; compared: number; drift: number } | null;
+    scheduler_failures: SchedulerFailure[] | string | null;
   }>;
   const row = rows[0];
   if (!row) throw new Error("database not migrated: run `npm run migrate` (no tier recorded)");
@@ -222,5 +236,6 @@ export async function readHealthStatus(sql: Sql, jobs: readonly string[]): Promi
       compared: Number(row.checks?.compared ?? 0),
       drift: Number(row.checks?.drift ?? 0),
     },
+    scheduler_failures: typeof row.scheduler_failures === "string" ? (JSON.parse(row.scheduler_failures) as SchedulerFailure[]) : (row.scheduler_failures ?? []),
   };
 }

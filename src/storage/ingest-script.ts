@@ -28,9 +28,19 @@
  *       [9] n, the number of events; [10], [11] the buffer entry's text before and after its rows
  *       (see storage/buffer.ts); [12 .. 11+n] each event's row as JSON.
  * Returns {status, value, count}: {"ok", entryId, newEvents} | {"duplicate", "", "0"} |
- *         {"rate_limited", secondsUntilReset, "0"} | {"backpressure", bufferLength, "0"}.
+ *         {"rate_limited", secondsUntilReset, "0"} | {"backpressure", bufferLength, "0"} |
+ *         {"invalid", decoderMessage, "0"}.
+ *
+ * ARGV[7] and ARGV[8] are decoded first, before any write: a script that fails after its first
+ * write keeps that write (Redis does not roll scripts back), so a batch cjson cannot read (a lone
+ * surrogate the worker's validation missed) must be refused before it takes dedupe keys or quota.
  */
 export const INGEST_SCRIPT = `
+local decodedOps, ops = pcall(cjson.decode, ARGV[7])
+local decodedEvents, events = pcall(cjson.decode, ARGV[8])
+if not decodedOps then return {'invalid', tostring(ops), '0'} end
+if not decodedEvents then return {'invalid', tostring(events), '0'} end
+
 local limit = tonumber(ARGV[3])
 if limit > 0 then
   local used = redis.call('INCR', KEYS[1])
@@ -52,10 +62,8 @@ for i = 1, n do
 end
 if #fresh == 0 then return {'duplicate', '', '0'} end
 
-local ops = cjson.decode(ARGV[7])
 if #fresh < n then
   -- Some events were seen before: count only the new ones.
-  local events = cjson.decode(ARGV[8])
   local counts, members, seen = {}, {}, {}
   local function bump(key, field)
     if key == 0 then return end

@@ -34,15 +34,28 @@ export function minuteId(date: Date): string {
   return `${hourId(date)}${pad(date.getUTCMinutes())}`;
 }
 
+/**
+ * How long a failed direct insert keeps /health `degraded` (refreshed by every further failure):
+ * long enough for a minute-by-minute health check to see it, short enough to clear soon after
+ * PostgreSQL is back (a success writes nothing, to keep one Redis request per batch).
+ */
+export const DIRECT_INSERT_FAILURE_SECONDS = 5 * 60;
+
 /** Key builders for one deployment (`prefix` is REDIS_KEY_PREFIX). */
 export function redisKeys(prefix: string) {
   return {
     /** Write-ahead buffer stream: one entry per accepted batch, deleted once stored in PostgreSQL. */
     buffer: `${prefix}buffer`,
-    /** Entries that could not be stored after several tries, with their error. */
+    /**
+     * Rows PostgreSQL refused (one entry per row, with SQLSTATE and message) and buffer entries that
+     * could not be read. Never trimmed: emptied by `npm run dead-letters -- replay | drop`.
+     */
     deadLetter: `${prefix}buffer:dead`,
-    /** Failed-attempt counts per buffer entry id (hash), for poison detection. */
-    bufferAttempts: `${prefix}buffer:attempts`,
+    /**
+     * The last failure of a direct insert (JSON `{ at, error }`), kept DIRECT_INSERT_FAILURE_SECONDS:
+     * /health is `degraded` while it exists.
+     */
+    directInsertFailure: `${prefix}health:direct_insert_failed`,
     /** Sorted set: session id → last-seen epoch ms. */
     activeSessions: `${prefix}sessions:active`,
     /**
@@ -74,20 +87,13 @@ export const BUFFER_FIELD = "b";
 export const DEAD_LETTER_FIELDS = {
   /** Id the entry had in the buffer stream (its millisecond part is when the batch was accepted). */
   entryId: "id",
-  /** The buffer entry as it was (`BUFFER_FIELD`'s value). */
+  /** A buffer entry (`BUFFER_FIELD`'s format): the refused row alone, or the unreadable entry as it was. */
   payload: "b",
   /** Why it could not be stored. */
   error: "error",
-  /** Failed attempts before it was moved. */
-  attempts: "attempts",
+  /** PostgreSQL's SQLSTATE (empty for an entry that could not be read). */
+  sqlstate: "sqlstate",
 } as const;
-
-/**
- * The dead-letter stream keeps the newest entries up to this many (XADD MAXLEN ~): it holds
- * poison batches for a human to inspect, and must not grow without bound if something upstream
- * keeps producing them. /health reports its length.
- */
-export const DEAD_LETTER_MAX_ENTRIES = 10_000;
 
 /** UTC start of the hour named by `hourId` (`2026112607` → 2026-11-26T07:00:00Z). */
 export function hourStart(id: string): Date {

@@ -1,11 +1,14 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import type { BucketCounters, CounterPlan } from "../domain/counter-plan";
 import type { EventRow } from "../domain/event";
+import type { DeadLetter } from "../cron/ports";
 import { BUFFER_ENTRY_HEAD, BUFFER_ENTRY_TAIL } from "./buffer";
+import { writeDeadLetters, type DirectInsertFailure } from "./buffer-store";
 import { INGEST_SCRIPT } from "./ingest-script";
 import {
   ACTIVE_SESSION_WINDOW_MS,
   COUNTER_FIELDS,
+  DIRECT_INSERT_FAILURE_SECONDS,
   HOUR_KEY_TTL_SECONDS,
   MINUTE_KEY_TTL_SECONDS,
   RATE_LIMIT_WINDOW_SECONDS,
@@ -34,12 +37,18 @@ export type RecordBatchResult =
   | { status: "ok"; entryId: string; newEvents: number }
   | { status: "duplicate" }
   | { status: "rate_limited"; retryAfterSeconds: number }
-  | { status: "backpressure"; bufferLength: number };
+  | { status: "backpressure"; bufferLength: number }
+  /** The script could not read the batch (nothing was written); `message` is its decoder's. */
+  | { status: "invalid"; message: string };
 
 /** The narrow Redis surface the ingest route needs (fakes in unit tests implement just this). */
 export interface IngestRedis {
   recordBatch(input: RecordBatchInput): Promise<RecordBatchResult>;
   deleteBufferEntry(entryId: string): Promise<void>;
+  /** Dead-letters rows PostgreSQL refused and deletes their buffer entry, in one request. */
+  deadLetter(entries: readonly DeadLetter[]): Promise<void>;
+  /** Records a failed direct insert for /health (kept DIRECT_INSERT_FAILURE_SECONDS). */
+  recordDirectInsertFailure(failure: DirectInsertFailure): Promise<void>;
 }
 
 interface ScriptOps {
@@ -167,6 +176,8 @@ export class RedisIngestStore implements IngestRedis {
         return { status: "rate_limited", retryAfterSeconds: Number(value) };
       case "backpressure":
         return { status: "backpressure", bufferLength: Number(value) };
+      case "invalid":
+        return { status: "invalid", message: String(value) };
       default:
         throw new Error(`unexpected ingest script reply ${JSON.stringify([status, value])}`);
     }
@@ -174,5 +185,13 @@ export class RedisIngestStore implements IngestRedis {
 
   async deleteBufferEntry(entryId: string): Promise<void> {
     await this.redis.xdel(this.keys.buffer, entryId);
+  }
+
+  async deadLetter(entries: readonly DeadLetter[]): Promise<void> {
+    await writeDeadLetters(this.redis, this.keys, entries);
+  }
+
+  async recordDirectInsertFailure(failure: DirectInsertFailure): Promise<void> {
+    await this.redis.set(this.keys.directInsertFailure, JSON.stringify(failure), { ex: DIRECT_INSERT_FAILURE_SECONDS });
   }
 }

@@ -410,23 +410,36 @@ SELECT ((SELECT count(*) FROM h) + (SELECT count(*) FROM d) + (SELECT count(*) F
 
 /**
  * `timescale` tier: the TimescaleDB background jobs that serve this schema (refresh, compression
- * and retention policies) with their last outcome, from `timescaledb_information.job_stats`.
- * Rows `{ job_id, proc_name, relation, schedule_seconds, last_run_status, last_successful_finish,
- * total_failures, stale }`; `stale` is true when the job has not succeeded within two of its
- * schedule intervals before `now` (never run counts as stale).
+ * and retention policies) with their last outcome, from `timescaledb_information.job_stats`, and
+ * when the daily cron last ran each in the foreground (`analytics_policy_runs`; job_stats never
+ * shows those). Rows `{ job_id, proc_name, relation, schedule_seconds, last_run_status,
+ * last_successful_finish, last_foreground_run, total_failures, stale }`; `stale` is true when
+ * neither a background success nor a foreground run happened within two of its schedule
+ * intervals before `now` (never run counts as stale).
  */
 export function policyJobStatus(now: Date): SqlStatement {
   return {
     text: `SELECT j.job_id, j.proc_name, j.hypertable_name AS relation,
   extract(epoch FROM j.schedule_interval)::int AS schedule_seconds,
-  s.last_run_status, s.last_successful_finish, coalesce(s.total_failures, 0)::int AS total_failures,
-  (s.last_successful_finish IS NULL OR s.last_successful_finish < $1::timestamptz - 2 * j.schedule_interval) AS stale
+  s.last_run_status, s.last_successful_finish, p.finished_at AS last_foreground_run,
+  coalesce(s.total_failures, 0)::int AS total_failures,
+  coalesce(greatest(s.last_successful_finish, p.finished_at) < $1::timestamptz - 2 * j.schedule_interval, true) AS stale
 FROM timescaledb_information.jobs j
 LEFT JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id
+LEFT JOIN analytics_policy_runs p ON p.job_id = j.job_id
 WHERE j.proc_name IN ('policy_compression', 'policy_retention', 'policy_refresh_continuous_aggregate')
   AND j.hypertable_name IN ('analytics_events_ts', 'analytics_hourly', 'analytics_daily', 'analytics_asset_popularity_ts')
 ORDER BY j.job_id`,
     values: [now.toISOString()],
+  };
+}
+
+/** Records that the daily cron ran policy job `jobId` in the foreground just now (see policyJobStatus). */
+export function recordPolicyRun(jobId: number): SqlStatement {
+  return {
+    text: `INSERT INTO analytics_policy_runs (job_id, finished_at) VALUES ($1, now())
+ON CONFLICT (job_id) DO UPDATE SET finished_at = EXCLUDED.finished_at`,
+    values: [jobId],
   };
 }
 
@@ -459,9 +472,11 @@ SELECT (SELECT count(*) FROM r)::int AS job_runs, (SELECT count(*) FROM c)::int 
  * Everything `/health` reports from PostgreSQL, in ONE statement: the recorded tier, when it was
  * recorded (the migration time, a grace baseline for jobs that never ran yet), the database clock,
  * per job the last successful finish and the last error, and the newest reconciliation run (the
- * rows written by one `recordChecks` share `checked_at`). One row
- * `{ tier, migrated_at, db_now, jobs, checks }`; `jobs` is `{ [job]: { last_success, last_error } }`
- * and `checks` is `{ last_hour, checked_at, compared, drift }` (JSON, timestamps as ISO strings).
+ * rows written by one `recordChecks` share `checked_at`), and the TimescaleDB policy jobs whose
+ * last background run failed (`analytics_scheduler_failures()`, empty without TimescaleDB). One row
+ * `{ tier, migrated_at, db_now, jobs, checks, scheduler_failures }`; `jobs` is
+ * `{ [job]: { last_success, last_error } }` and `checks` is `{ last_hour, checked_at, compared,
+ * drift }` (JSON, timestamps as ISO strings).
  */
 export function healthStatus(jobs: readonly string[]): SqlStatement {
   return {
@@ -475,7 +490,8 @@ export function healthStatus(jobs: readonly string[]): SqlStatement {
   (SELECT json_build_object('last_hour', max(c.hour), 'checked_at', max(c.checked_at),
       'compared', count(*), 'drift', count(*) FILTER (WHERE c.status = 'drift'))
    FROM analytics_checks c
-   WHERE c.checked_at = (SELECT max(checked_at) FROM analytics_checks)) AS checks
+   WHERE c.checked_at = (SELECT max(checked_at) FROM analytics_checks)) AS checks,
+  analytics_scheduler_failures() AS scheduler_failures
 FROM analytics_meta m WHERE m.key = 'tier'`,
     values: [`{${jobs.join(",")}}`],
   };

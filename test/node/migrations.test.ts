@@ -2,7 +2,7 @@
  * The migration runner: order, checksums, the advisory lock, tier choice, and the refusals, on the
  * machine's PostgreSQL 15 and on the embedded TimescaleDB.
  */
-import { cp, mkdtemp, readdir, rm, writeFile, appendFile } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile, rm, writeFile, appendFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -45,10 +45,12 @@ const filesFor = async (tier: Tier) =>
   (await loadMigrations()).filter((f) => f.tiers.includes(tier)).map((f) => f.file);
 
 describe("migration files", () => {
-  it("give every tier one file per version, 0000 to 0007", async () => {
-    for (const tier of ["timescale", "timescale-apache", "postgres"] as const) {
-      expect((await filesFor(tier)).map((f) => f.slice(0, 4))).toEqual(["0000", "0001", "0002", "0003", "0004", "0005", "0006", "0007"]);
+  it("give every tier one file per version, 0000 to 0008, and the timescale tier 0009 too", async () => {
+    const common = ["0000", "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"];
+    for (const tier of ["timescale-apache", "postgres"] as const) {
+      expect((await filesFor(tier)).map((f) => f.slice(0, 4))).toEqual(common);
     }
+    expect((await filesFor("timescale")).map((f) => f.slice(0, 4))).toEqual([...common, "0009"]);
   });
 });
 
@@ -130,6 +132,63 @@ describe("migrate on PostgreSQL 15", () => {
     await writeFile(join(dir, "0007_x.mysql.sql"), "SELECT 1;\n");
     await expect(loadMigrations(dir)).rejects.toThrow(/0007_x\.mysql\.sql names unknown tier mysql/);
     expect((await readdir(dir)).length).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * Migration 0000 on a server where TimescaleDB is installed but not preloaded (a stock package
+ * install). This PostgreSQL 15 has no TimescaleDB files, and installing them into the shared
+ * server is not a test's business, so the half-installed server is simulated: a view in `public`
+ * shadows `pg_catalog.pg_available_extensions` (via search_path) and lists timescaledb as
+ * available. Everything else is the real server, including its real, empty
+ * shared_preload_libraries. Were `CREATE EXTENSION` attempted here it would fail with "could not
+ * open extension control file" (a catchable ERROR, reported by a different notice); on a real
+ * half-installed server it is the uncatchable FATAL "must be preloaded" that killed `npm run migrate`.
+ */
+describe("migration 0000 on a server where TimescaleDB is installed but not preloaded", () => {
+  const STUB = `CREATE VIEW public.pg_available_extensions AS
+    SELECT 'timescaledb'::name AS name, '2.28.3'::text AS default_version, NULL::text AS installed_version, 'stub'::text AS comment`;
+  const halfInstalled = async () => {
+    const db = await freshDb();
+    await query(db.url, STUB);
+    const url = new URL(db.url);
+    url.searchParams.set("options", "-c search_path=public,pg_catalog");
+    return url.toString();
+  };
+
+  it("checks preloading before CREATE EXTENSION: a notice says how to enable it, and the session survives", async () => {
+    const url = await halfInstalled();
+    const client = new pg.Client(url);
+    const notices: string[] = [];
+    client.on("notice", (n) => notices.push(n.message ?? ""));
+    await client.connect();
+    try {
+      await client.query(await readFile(join(MIGRATIONS_DIR, "0000_timescaledb_extension.sql"), "utf8"));
+      expect(notices).toEqual([expect.stringMatching(/TimescaleDB is installed but not preloaded.*shared_preload_libraries = 'timescaledb'.*restart PostgreSQL/)]);
+      expect((await client.query(`SELECT 1 AS alive`)).rows).toEqual([{ alive: 1 }]);
+      expect((await client.query(`SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'timescaledb'`)).rows).toEqual([{ n: 0 }]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("npm run migrate completes with the postgres tier and passes the notice on", async () => {
+    const url = await halfInstalled();
+    const lines: string[] = [];
+    const result = await migrate({ databaseUrl: url, log: (l) => lines.push(l) });
+    expect(result).toEqual({ tier: "postgres", applied: await filesFor("postgres") });
+    expect(lines).toContainEqual(expect.stringMatching(/^notice: analytics: TimescaleDB is installed but not preloaded/));
+  });
+
+  it("a database that recorded 0000 before the check is not refused: the edit is equivalent there", async () => {
+    const db = await freshDb();
+    await migrate({ databaseUrl: db.url });
+    await query(db.url, `UPDATE analytics_migrations SET checksum = $1 WHERE version = '0000'`, [
+      "8146333358540a975b6ec622132a77952a1c4b55e67a59a23ace39c1724bc64a",
+    ]);
+    expect(await migrate({ databaseUrl: db.url })).toEqual({ tier: "postgres", applied: [] });
+    await query(db.url, `UPDATE analytics_migrations SET checksum = 'something-else' WHERE version = '0000'`);
+    await expect(migrate({ databaseUrl: db.url })).rejects.toThrow(/applied migration 0000_timescaledb_extension\.sql has changed/);
   });
 });
 

@@ -3,6 +3,8 @@
  * Worker's real `scheduled` handler, in every storage tier.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../src/app";
+import { createServices } from "../../src/services";
 import type { EventRow } from "../../src/domain/event";
 import { insertEvents } from "../../src/storage/sql";
 import {
@@ -147,6 +149,48 @@ describe.each(TIER_NAMES)("daily job, tier %s", (tier) => {
       // The embedded database never runs background jobs: every policy is stale and run in the foreground.
       expect(Number(first!.counts.policy_jobs)).toBeGreaterThan(0);
       expect(first!.counts.policy_jobs_run).toBe(first!.counts.policy_jobs_stale);
+      // The second run (same day) finds the foreground runs it recorded: nothing is due again.
+      const second = (await jobRuns(tier, "daily"))[1]!;
+      expect(second.counts).toMatchObject({ policy_jobs_stale: 0, policy_jobs_run: 0 });
+      const recorded = (await sql.query(`SELECT count(*)::int AS n FROM analytics_policy_runs`)) as Array<{ n: number }>;
+      expect(recorded[0]!.n).toBe(Number(first!.counts.policy_jobs_run));
+    });
+
+    it("counts only the chunks a run compressed, not those compressed before", async () => {
+      // A day of events 20 days ago: older than compress_after (7 days), inside the raw retention.
+      await store(tier, makeEvents(50, today - 20 * DAY + HOUR, HOUR, today - 20 * DAY + 2 * HOUR));
+      await fireCron(DAILY, workerEnv, now);
+      await fireCron(DAILY, workerEnv, now);
+      const runs = await jobRuns(tier, "daily");
+      expect(runs.slice(-2).map((r) => r.counts.compressed_chunks)).toEqual([1, 0]);
+    });
+
+    it("says in /health which policy jobs the scheduler fails, while they fail", async () => {
+      const [job] = (await sql.query(
+        `SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression' AND hypertable_name = 'analytics_events_ts'`,
+      )) as Array<{ job_id: number }>;
+      await sql.query(`INSERT INTO analytics_job_runs (job, finished_at, outcome) VALUES ('drain', now(), 'ok'), ('hourly', now(), 'ok')`);
+      // What the scheduler records for a failed background run (on PostgreSQL 15.20 every one fails
+      // with SQLSTATE 24000); the embedded database never runs its scheduler, so it is written here.
+      await sql.query(
+        `INSERT INTO _timescaledb_internal.bgw_job_stat (job_id, last_start, last_finish, next_start, last_successful_finish,
+           last_run_success, total_runs, total_duration, total_duration_failures, total_successes, total_failures, total_crashes,
+           consecutive_failures, consecutive_crashes, flags)
+         VALUES ($1, now() - interval '1 minute', now(), now() + interval '1 hour', '-infinity', false, 1, '1 second', '1 second', 0, 1, 0, 1, 0, 0)`,
+        [job!.job_id],
+      );
+      const health = async () =>
+        (await (await createApp(createServices).request("/health", {}, workerEnv)).json()) as { status: string; problems: string[] };
+      try {
+        const failing = await health();
+        expect(failing.status).toBe("degraded");
+        expect(failing.problems).toContainEqual(
+          `timescaledb_scheduler: 1 policy job(s) failed in the background (job ${job!.job_id} policy_compression on analytics_events_ts); the daily job runs them in the foreground`,
+        );
+      } finally {
+        await sql.query(`DELETE FROM _timescaledb_internal.bgw_job_stat WHERE job_id = $1`, [job!.job_id]);
+      }
+      expect((await health()).problems.filter((p) => p.startsWith("timescaledb_scheduler"))).toEqual([]);
     });
   }
 });

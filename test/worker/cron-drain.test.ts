@@ -119,7 +119,7 @@ describe("drain (every minute)", () => {
     expect(await redis.xlen(keys.buffer)).toBe(0);
   });
 
-  it("moves poison entries to the dead-letter stream with their error, stores the rest, and /health reports them", async () => {
+  it("dead-letters an unreadable entry and the one row PostgreSQL refuses, stores the rest, and /health reports them", async () => {
     const events = makeEvents(1_000, Date.now() - 10 * 60_000, 5 * 60_000);
     const list = batches(events, 50);
     await bufferBatches(redis, PREFIX, list.slice(0, 10));
@@ -130,42 +130,27 @@ describe("drain (every minute)", () => {
 
     await fireCron(DRAIN, workerEnv);
 
-    // Everything good is stored at once: the bad entries do not block the buffer.
-    expect((await storedEventIds("postgres")).size).toBe(1_000);
-    // The unreadable one cannot become readable: dead-lettered at once. The one PostgreSQL refuses
-    // stays for another try.
-    let dead = await redis.xrange<Record<string, unknown>>(keys.deadLetter, "-", "+");
-    expect(Object.values(dead).map((f) => String(f.id))).toEqual([unreadable]);
-    expect(Object.keys(await redis.xrange(keys.buffer, "-", "+"))).toEqual([uninsertable]);
-
-    await fireCron(DRAIN, workerEnv);
-    expect(Object.keys(await redis.xrange(keys.buffer, "-", "+"))).toEqual([uninsertable]);
-    await fireCron(DRAIN, workerEnv);
-
-    // Third failed attempt: moved, with its error; the buffer is empty and the attempts forgotten.
-    expect(await redis.xlen(keys.buffer)).toBe(0);
-    dead = await redis.xrange<Record<string, unknown>>(keys.deadLetter, "-", "+");
-    const entries = Object.values(dead);
-    expect(entries.map((f) => String(f.id))).toEqual([unreadable, uninsertable]);
-    expect(String(entries[0]!.error)).toContain("unreadable entry");
-    expect(String(entries[1]!.error)).toMatch(/^22P02: .*uuid/);
-    expect(Number(entries[1]!.attempts)).toBe(3);
-    expect(await redis.hgetall(keys.bufferAttempts)).toBeNull();
-    // None of the poison batch's valid events were stored (a batch is stored whole or not at all).
+    // Everything good is stored at once, the refused entry's two good rows included.
     const stored = await storedEventIds("postgres");
-    expect(stored.size).toBe(1_000);
-    expect(stored.has(badRows[0]!.event_id)).toBe(false);
+    expect(stored.size).toBe(1_002);
+    expect(stored.has(badRows[0]!.event_id) && stored.has(badRows[2]!.event_id)).toBe(true);
+    expect(await redis.xlen(keys.buffer)).toBe(0);
+    // The unreadable entry whole, the refused row alone, each with its error.
+    const dead = Object.values(await redis.xrange<Record<string, unknown>>(keys.deadLetter, "-", "+"));
+    expect(dead.map((f) => String(f.id))).toEqual([unreadable, uninsertable]);
+    expect(String(dead[0]!.error)).toContain("unreadable entry");
+    expect(String(dead[1]!.error)).toMatch(/^22P02: .*uuid/);
+    expect(dead[1]!.sqlstate).toBe("22P02");
+    expect(dead[1]!.b).toEqual({ v: 1, rows: [badRows[1]] });
 
     const runs = await jobRuns("postgres", "drain");
-    expect(runs.map((r) => [r.outcome, r.counts.failed, r.counts.dead_lettered])).toEqual([
-      ["ok", 1, 1],
-      ["ok", 1, 0],
-      ["ok", 0, 1],
-    ]);
+    expect(runs.map((r) => [r.outcome, r.counts.rows_refused, r.counts.dead_lettered])).toEqual([["ok", 1, 2]]);
 
     const response = await createApp(createServices).request("/health", {}, workerEnv);
-    const body = (await response.json()) as { buffer: { pending: number; dead_letter: number } };
+    const body = (await response.json()) as { status: string; buffer: { pending: number; dead_letter: number }; problems: string[] };
     expect(body.buffer).toMatchObject({ pending: 0, dead_letter: 2 });
+    expect(body.status).toBe("degraded");
+    expect(body.problems).toContainEqual(expect.stringMatching(/^dead_letters: 2 /));
   });
 
   it("skips without touching the buffer while another run holds the lease", async () => {
@@ -197,7 +182,6 @@ describe("drain (every minute)", () => {
     }
     expect(await redis.xlen(keys.buffer)).toBe(2);
     expect(await redis.xlen(keys.deadLetter)).toBe(0);
-    expect(await redis.hgetall(keys.bufferAttempts)).toBeNull();
     const [run] = await jobRuns("postgres", "drain");
     expect(run).toMatchObject({ outcome: "error" });
     expect(run!.error).toMatch(/analytics_event_ids/);

@@ -37,7 +37,7 @@ async function healthyCronState(): Promise<void> {
      VALUES (date_trunc('hour', now()) - interval '1 hour', '*', 3, 3, 3, 0, 'match')`,
   );
   const keys = redisKeys(env.REDIS_KEY_PREFIX);
-  await redisClient().del(keys.buffer, keys.deadLetter, keys.bufferAttempts);
+  await redisClient().del(keys.buffer, keys.deadLetter, keys.directInsertFailure);
 }
 
 async function health(): Promise<{ status: number; body: HealthBody }> {
@@ -129,7 +129,8 @@ describe("GET /health: the cron side", () => {
     const { status, body } = await get();
 
     expect(status).toBe(200);
-    expect(body.status).toBe("ok");
+    // A dead letter is a row that was acknowledged and is not stored: degraded until replayed or dropped.
+    expect(body.status).toBe("degraded");
     expect(body.buffer).toMatchObject({ pending: 1, dead_letter: 1 });
     expect(body.buffer!.oldest_age_seconds).toBeLessThan(60);
     expect(body.jobs!.drain.last_success).not.toBeNull();
@@ -137,7 +138,7 @@ describe("GET /health: the cron side", () => {
     expect(body.jobs!.daily.last_error).toMatchObject({ message: "boom" });
     expect(body.checks).toMatchObject({ drift: 0, compared: 1 });
     expect(body.checks!.last_hour).not.toBeNull();
-    expect(body.problems).toEqual([]);
+    expect(body.problems).toEqual([expect.stringMatching(/^dead_letters: 1 rows or entries could not be stored; see `npm run dead-letters -- list`$/)]);
   });
 
   it("is degraded when the oldest buffered entry has waited more than 5 minutes", async () => {

@@ -3,6 +3,8 @@ import { neon, neonConfig } from "@neondatabase/serverless";
 import { Redis } from "@upstash/redis/cloudflare";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import worker from "../../src/index";
+import { createApp } from "../../src/app";
+import { createServices } from "../../src/services";
 import { hourId, redisKeys } from "../../src/storage/redis-keys";
 import { bridgeStats, control, resetBridgeStats } from "./support";
 
@@ -309,6 +311,10 @@ describe("POST /api/v1/analytics: failures of the stores", () => {
     await control("postgres/start");
     const ids = [...events, ...resent].map((e) => e.event_id as string);
     expect(await storedCount(ids)).toBe(0);
+    // Both stores answer again, but /health still says the direct inserts failed (for 5 minutes).
+    const health = (await (await createApp(createServices).request("/health", {}, env)).json()) as { status: string; problems: string[] };
+    expect(health.status).toBe("degraded");
+    expect(health.problems).toContainEqual(expect.stringMatching(/^direct_insert: failing \(last at \S+: .+\); the minute drain stores the buffered batches$/));
 
     const ctx = createExecutionContext();
     await worker.scheduled(createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() }), env, ctx);

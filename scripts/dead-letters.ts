@@ -1,0 +1,109 @@
+/**
+ * `npm run dead-letters -- list | replay | drop`: the operator's view of rows PostgreSQL refused
+ * (and buffer entries that could not be read), through the same Upstash and Neon clients the
+ * Worker uses.
+ *
+ *   npm run dead-letters -- list [--limit N] [--json]   what is there and why
+ *   npm run dead-letters -- replay [ID ...]             store them (all, or the given ones) once the cause is fixed
+ *   npm run dead-letters -- drop ID ... | --all         give up exactly these (or every one listed now)
+ *
+ * Credentials come from the environment, as the Worker gets them: UPSTASH_REDIS_REST_URL,
+ * UPSTASH_REDIS_REST_TOKEN, DATABASE_URL (Neon: the driver derives its HTTP endpoint from the
+ * host), optional NEON_FETCH_ENDPOINT and REDIS_KEY_PREFIX (default `ea:`). Without them, the
+ * local stack of a running `npm run dev` is used (it writes them to `.dev-stack/worker-env.json`).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { neon, neonConfig } from "@neondatabase/serverless";
+import { Redis } from "@upstash/redis/cloudflare";
+import { DeadLetters, type DeadLetterView } from "../src/storage/dead-letters";
+import { PostgresStore } from "../src/storage/postgres-store";
+
+/** Where `npm run dev` leaves the Worker's connection settings while it runs. */
+const DEV_WORKER_ENV_FILE = resolve(import.meta.dirname, "../.dev-stack/worker-env.json");
+
+const NAMES = ["UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "DATABASE_URL", "NEON_FETCH_ENDPOINT", "REDIS_KEY_PREFIX"] as const;
+type Settings = Partial<Record<(typeof NAMES)[number], string>>;
+
+const USAGE = `usage: npm run dead-letters -- list [--limit N] [--json]
+       npm run dead-letters -- replay [ID ...]
+       npm run dead-letters -- drop ID ... | --all`;
+
+function settings(env: NodeJS.ProcessEnv): { values: Settings; source: string } {
+  const fromEnv: Settings = {};
+  for (const name of NAMES) if (env[name]) fromEnv[name] = env[name];
+  if (fromEnv.UPSTASH_REDIS_REST_URL || fromEnv.DATABASE_URL || !existsSync(DEV_WORKER_ENV_FILE)) {
+    return { values: fromEnv, source: "environment" };
+  }
+  return { values: JSON.parse(readFileSync(DEV_WORKER_ENV_FILE, "utf8")) as Settings, source: "the running npm run dev" };
+}
+
+function describe(letter: DeadLetterView): string {
+  const rows =
+    letter.rows === null
+      ? "  (not a readable buffer entry: only `drop` removes it)"
+      : letter.rows.map((r) => `  event ${r.event_id}  ${JSON.stringify(r.event_name)}/${JSON.stringify(r.category)}  at ${r.time}`).join("\n");
+  return `${letter.id}  from buffer entry ${letter.entry}\n  ${letter.error}\n${rows}`;
+}
+
+/** Runs one command; returns the exit code. */
+async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, out = console.log): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command !== "list" && command !== "replay" && command !== "drop") {
+    console.error(USAGE);
+    return 2;
+  }
+  const { values, source } = settings(env);
+  const missing = ["UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "DATABASE_URL"].filter((n) => !values[n as keyof Settings]);
+  if (missing.length > 0) {
+    console.error(`dead-letters: set ${missing.join(", ")} (or run it while \`npm run dev\` runs)`);
+    return 2;
+  }
+  if (values.NEON_FETCH_ENDPOINT) neonConfig.fetchEndpoint = values.NEON_FETCH_ENDPOINT;
+  const redis = new Redis({ url: values.UPSTASH_REDIS_REST_URL!, token: values.UPSTASH_REDIS_REST_TOKEN!, enableTelemetry: false });
+  const prefix = values.REDIS_KEY_PREFIX ?? "ea:";
+  const admin = new DeadLetters(redis, prefix, new PostgresStore(neon(values.DATABASE_URL!)));
+
+  if (command === "list") {
+    const limitAt = rest.indexOf("--limit");
+    const limit = limitAt >= 0 ? Number(rest[limitAt + 1]) : 50;
+    if (!Number.isInteger(limit) || limit < 1) {
+      console.error(USAGE);
+      return 2;
+    }
+    const { total, letters } = await admin.list(limit);
+    if (rest.includes("--json")) {
+      out(JSON.stringify({ total, letters }, null, 2));
+      return 0;
+    }
+    out(`${total} dead letter(s) under ${prefix}buffer:dead (via ${source})${total > letters.length ? `; the oldest ${letters.length}:` : ""}`);
+    for (const letter of letters) out(describe(letter));
+    return 0;
+  }
+
+  if (command === "replay") {
+    const result = await admin.replay(rest.length > 0 ? rest : undefined);
+    out(`replayed ${result.replayed.length} dead letter(s): ${result.inserted} row(s) stored, the rest were already stored`);
+    for (const r of result.refused) out(`still refused, kept: ${r.id}  ${r.error}`);
+    for (const id of result.unreadable) out(`not a readable buffer entry, kept (drop it to give it up): ${id}`);
+    for (const id of result.missing) out(`no such dead letter: ${id}`);
+    return result.refused.length > 0 || result.missing.length > 0 ? 1 : 0;
+  }
+
+  if (rest.length === 0) {
+    console.error(`dead-letters drop: name the dead letters to drop (ids from \`list\`), or --all\n${USAGE}`);
+    return 2;
+  }
+  const result = await admin.drop(rest.includes("--all") ? "all" : rest);
+  out(`dropped ${result.dropped.length} dead letter(s)`);
+  for (const id of result.missing) out(`no such dead letter: ${id}`);
+  return result.missing.length > 0 ? 1 : 0;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  // An outage or a refused connection: nothing was removed that was not stored.
+  console.error(`dead-letters: failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+}
