@@ -173,8 +173,9 @@ export async function startBenchStack(options: {
       INGEST_MODE: options.mode,
       REDIS_KEY_PREFIX: prefix,
       ANALYTICS_DB_TIER: "auto",
-      // The benchmark sends far more than one write key's production quota.
+      // The benchmark sends far more than one write key's (and one client's) production quota.
       RATE_LIMIT_PER_MINUTE: "100000000",
+      RATE_LIMIT_PER_CLIENT_PER_MINUTE: "100000000",
       ...options.vars,
     },
   });

@@ -2,6 +2,7 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import type { BufferEntry, BufferPort, CounterReader, DeadLetter, HourCounts } from "../cron/ports";
 import type { EventRow } from "../domain/event";
 import { BUFFER_ENTRY_VERSION } from "./buffer";
+import { BUFFER_DELETE_SCRIPT } from "./ingest-script";
 import {
   BUFFER_FIELD,
   COUNTER_FIELDS,
@@ -63,12 +64,14 @@ const toNumber = (value: unknown): number => {
  */
 export class RedisBufferStore implements BufferPort, CounterReader {
   private readonly keys: RedisKeys;
+  private readonly deleteScript;
 
   constructor(
     private readonly redis: Redis,
     prefix: string,
   ) {
     this.keys = redisKeys(prefix);
+    this.deleteScript = redis.createScript<number>(BUFFER_DELETE_SCRIPT);
   }
 
   async read(afterId: string | null, count: number): Promise<BufferEntry[]> {
@@ -78,14 +81,19 @@ export class RedisBufferStore implements BufferPort, CounterReader {
     return Object.entries(entries ?? {}).map(([id, fields]) => decodeBufferEntry(id, fields));
   }
 
+  /** KEYS of BUFFER_DELETE_SCRIPT, which replaces XDEL so the buffer's byte count follows. */
+  private get deleteKeys(): string[] {
+    return [this.keys.buffer, this.keys.bufferBytes];
+  }
+
   async remove(ids: readonly string[], clearAttempts: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     if (clearAttempts.length === 0) {
-      await this.redis.xdel(this.keys.buffer, [...ids]);
+      await this.deleteScript.exec(this.deleteKeys, [...ids]);
       return;
     }
     const p = this.redis.pipeline();
-    p.xdel(this.keys.buffer, [...ids]);
+    p.eval(BUFFER_DELETE_SCRIPT, this.deleteKeys, [...ids]);
     p.hdel(this.keys.bufferAttempts, ...clearAttempts);
     await p.exec();
   }
@@ -119,7 +127,7 @@ export class RedisBufferStore implements BufferPort, CounterReader {
       );
     }
     const ids = entries.map((e) => e.id);
-    tx.xdel(this.keys.buffer, ids);
+    tx.eval(BUFFER_DELETE_SCRIPT, this.deleteKeys, ids);
     tx.hdel(this.keys.bufferAttempts, ...ids);
     await tx.exec();
   }
@@ -142,7 +150,8 @@ export class RedisBufferStore implements BufferPort, CounterReader {
       for (const [field, value] of Object.entries(fields)) {
         if (field.startsWith(EVENT_FIELD_PREFIX)) byEvent.set(field.slice(EVENT_FIELD_PREFIX.length), toNumber(value));
       }
-      result.set(hours[i]!.getTime(), { total: toNumber(fields[COUNTER_FIELDS.total]), byEvent });
+      const otherEvents = toNumber(fields[COUNTER_FIELDS.otherEvents]);
+      result.set(hours[i]!.getTime(), { total: toNumber(fields[COUNTER_FIELDS.total]), byEvent, otherEvents });
     });
     return result;
   }
