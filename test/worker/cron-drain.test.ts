@@ -163,7 +163,7 @@ describe("drain (every minute)", () => {
       ["ok", 0, 1],
     ]);
 
-    const response = await createApp(createServices).request("/health", {}, workerEnv);
+    const response = await createApp(createServices).request("/health", { headers: { authorization: `Bearer ${workerEnv.READ_TOKEN}` } }, workerEnv);
     const body = (await response.json()) as { buffer: { pending: number; dead_letter: number } };
     expect(body.buffer).toMatchObject({ pending: 0, dead_letter: 2 });
   });
