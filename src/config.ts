@@ -97,6 +97,8 @@ export const ConfigSchema = z.object({
   /**
    * Bytes of buffered batch JSON above which ingestion answers 503 `buffer_full`, besides
    * BUFFER_MAX_ENTRIES: an entry holds up to 512 KiB, so a count alone does not bound memory.
+   * 256 MiB fits a small Redis plan and holds ~400,000 events of ~600 B (about 11 hours of a
+   * PostgreSQL outage at 10 events/s); raise it to what your Redis can hold.
    * @default 268435456 (256 MiB)
    */
   BUFFER_MAX_BYTES: positiveInt(256 * 1024 * 1024),
