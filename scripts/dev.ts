@@ -93,6 +93,9 @@ async function main(): Promise<void> {
   log(`  upstash REST  ${stack.upstash.url}  (bridge)`);
   log(`  neon HTTP     ${stack.neon.url}  (bridge)`);
   log(`  write key     ${stack.vars.WRITE_KEYS}   read token ${stack.vars.READ_TOKEN}`);
+  if (!(stack.vars.WRITE_KEYS ?? "").split(",").some((key) => key.trim() !== "")) {
+    console.error("[dev] warning: WRITE_KEYS is empty: every batch answers 503 service_misconfigured until it is set (e.g. WRITE_KEYS=dev-write-key npm run dev).");
+  }
   log("Ctrl-C stops everything.");
 }
 

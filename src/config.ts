@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { logEvent } from "./log";
 
 // Workers forbid `new Function` at request time; zod 4's JIT object parser uses it.
 z.config({ jitless: true });
@@ -12,6 +13,10 @@ const commaList = z
   .transform((value) => value.split(",").map((item) => item.trim()).filter((item) => item.length > 0));
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const nonNegativeInt = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+
+/** Shortest READ_TOKEN accepted: a bearer secret must not be guessable. */
+export const READ_TOKEN_MIN_LENGTH = 16;
 
 const booleanFlag = (fallback: boolean) =>
   z
@@ -48,15 +53,25 @@ export const ConfigSchema = z.object({
    * @default "auto"
    */
   ANALYTICS_DB_TIER: z.enum(TIERS).default("auto"),
-  /** Accepted write keys, comma-separated (a secret). Empty: ingestion answers 401. */
+  /**
+   * Accepted write keys, comma-separated (a secret). Empty or unset: ingestion answers `503
+   * service_misconfigured` (retryable, so trackers keep their events) and /health names it.
+   */
   WRITE_KEYS: commaList.default([]),
   /**
    * Origins allowed to post from a browser, comma-separated; `*` allows any.
    * @default "*"
    */
   ALLOWED_ORIGINS: commaList.default(["*"]),
-  /** Bearer token for the read API (a secret). Unset: the read API answers 401. */
-  READ_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  /**
+   * Bearer token for the read API (a secret), at least READ_TOKEN_MIN_LENGTH characters. Unset or
+   * empty: the read API answers `401 read_api_disabled`. Set but too short: only the read API
+   * answers `503 service_misconfigured` naming it (see featureProblems); ingestion keeps working.
+   */
+  READ_TOKEN: z
+    .string()
+    .optional()
+    .transform((value) => (value === "" ? undefined : value)),
   /**
    * Prefix of every Redis key, so several deployments (or test runs) can share one database.
    * @default "ea:"
@@ -80,10 +95,43 @@ export const ConfigSchema = z.object({
    */
   BUFFER_MAX_ENTRIES: positiveInt(200_000),
   /**
-   * Batches one write key may send per minute before 429.
-   * @default 6000
+   * Bytes of buffered batch JSON above which ingestion answers 503 `buffer_full`, besides
+   * BUFFER_MAX_ENTRIES: an entry holds up to 512 KiB, so a count alone does not bound memory.
+   * 256 MiB fits a small Redis plan and holds ~400,000 events of ~600 B (about 11 hours of a
+   * PostgreSQL outage at 10 events/s); raise it to what your Redis can hold.
+   * @default 268435456 (256 MiB)
    */
-  RATE_LIMIT_PER_MINUTE: positiveInt(6_000),
+  BUFFER_MAX_BYTES: positiveInt(256 * 1024 * 1024),
+  /**
+   * Batches one client (its `CF-Connecting-IP`, else the batch's first session id) may send per
+   * minute before it gets 429; other clients are unaffected. 0 turns the per-client limit off.
+   * @default 600
+   */
+  RATE_LIMIT_PER_CLIENT_PER_MINUTE: nonNegativeInt(600),
+  /**
+   * Ceiling per write key: batches carrying at least one new event, per minute, across all
+   * clients (all-duplicate batches do not count). Far above the per-client limit: it caps total
+   * volume, not one client. 0 turns it off.
+   * @default 60000
+   */
+  RATE_LIMIT_PER_MINUTE: nonNegativeInt(60_000),
+  /**
+   * Distinct event names counted by name per UTC hour in Redis; events with further names are
+   * counted under the overflow bucket (`other` in /realtime). Bounds the counter hashes.
+   * @default 500
+   */
+  REDIS_MAX_EVENT_NAMES_PER_HOUR: positiveInt(500),
+  /**
+   * Distinct categories counted by name per UTC hour in Redis; the rest go to the overflow bucket.
+   * @default 100
+   */
+  REDIS_MAX_CATEGORIES_PER_HOUR: positiveInt(100),
+  /**
+   * Members kept in the active-sessions set (the most recently seen win): bounds it when a client
+   * invents a session id per event.
+   * @default 50000
+   */
+  REDIS_MAX_ACTIVE_SESSIONS: positiveInt(50_000),
   /**
    * Strip query strings from page URLs and referrers, keeping only KEEP_QUERY_PARAMS.
    * @default true
@@ -96,7 +144,47 @@ export const ConfigSchema = z.object({
   KEEP_QUERY_PARAMS: commaList.default(["utm_*", "ref"]),
 });
 
-export type Config = z.output<typeof ConfigSchema>;
+export type Config = z.output<typeof ConfigSchema> & {
+  /** Variables that disable one feature, not the whole Worker (see featureProblems). */
+  problems: readonly FeatureProblem[];
+};
+
+/** A variable that turns one feature off until it is fixed. Never carries the variable's value. */
+export interface FeatureProblem {
+  variable: "WRITE_KEYS" | "READ_TOKEN";
+  feature: "ingest" | "read";
+  /** Starts with the variable's name, says what is wrong and what answers meanwhile. */
+  message: string;
+}
+
+/**
+ * Checks of variables that only one feature needs. Such a mistake must not take the rest down
+ * (a bad read token must not stop ingestion): the feature answers `503 service_misconfigured`
+ * naming the variable, /health lists it, and everything else keeps working.
+ */
+export function featureProblems(config: z.output<typeof ConfigSchema>): FeatureProblem[] {
+  const problems: FeatureProblem[] = [];
+  if (config.WRITE_KEYS.length === 0) {
+    problems.push({
+      variable: "WRITE_KEYS",
+      feature: "ingest",
+      message: "WRITE_KEYS: no write key is configured; ingestion answers 503 service_misconfigured until one is set",
+    });
+  }
+  if (config.READ_TOKEN !== undefined && config.READ_TOKEN.length < READ_TOKEN_MIN_LENGTH) {
+    problems.push({
+      variable: "READ_TOKEN",
+      feature: "read",
+      message: `READ_TOKEN: must be at least ${READ_TOKEN_MIN_LENGTH} characters; the read API answers 503 service_misconfigured until it is fixed`,
+    });
+  }
+  return problems;
+}
+
+/** The problem disabling `feature`, if any. */
+export function problemFor(config: Config, feature: FeatureProblem["feature"]): FeatureProblem | undefined {
+  return config.problems.find((problem) => problem.feature === feature);
+}
 
 /** Thrown when `env` does not hold a usable configuration; the message names every bad variable. */
 export class ConfigError extends Error {
@@ -126,6 +214,9 @@ export function loadConfig(env: object): Config {
     });
     throw new ConfigError(problems);
   }
-  cache.set(env, parsed.data);
-  return parsed.data;
+  const config: Config = { ...parsed.data, problems: featureProblems(parsed.data) };
+  // Logged once per env (per isolate and deployment): the start-up warning in Workers Logs.
+  for (const problem of config.problems) logEvent("warn", "config_problem", { variable: problem.variable, message: problem.message });
+  cache.set(env, config);
+  return config;
 }

@@ -173,8 +173,12 @@ export async function startBenchStack(options: {
       INGEST_MODE: options.mode,
       REDIS_KEY_PREFIX: prefix,
       ANALYTICS_DB_TIER: "auto",
-      // The benchmark sends far more than one write key's production quota.
+      // The benchmark sends far more than one write key's (and one client's) production quota.
       RATE_LIMIT_PER_MINUTE: "100000000",
+      RATE_LIMIT_PER_CLIENT_PER_MINUTE: "100000000",
+      // The buffered and fault runs hold ~900k events (~0.5 GB) before their drain: measure
+      // throughput, not the byte cap (the private Redis has room).
+      BUFFER_MAX_BYTES: String(8 * 1024 ** 3),
       ...options.vars,
     },
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareHours, mergeRanges } from "./hourly";
+import { SCOPE_OTHER, compareHours, mergeRanges } from "./hourly";
 
 const H = 3_600_000;
 
@@ -36,6 +36,19 @@ describe("compareHours", () => {
       ["*", 2, 3, 5, 3],
       ["a", 2, 3, 1, 3],
       ["ghost", 0, 0, 4, 4],
+    ]);
+  });
+
+  it("compares the names Redis counted past its cap together, against its overflow bucket", () => {
+    const checks = compareHours(new Map([[hour.getTime(), { total: 6, byEvent: new Map([["a", 2]]), otherEvents: 4 }]]), [
+      { hour, event_name: "a", raw_count: 2, rollup_count: 2, raw_floor: floor },
+      { hour, event_name: "late_name_1", raw_count: 1, rollup_count: 1, raw_floor: floor },
+      { hour, event_name: "late_name_2", raw_count: 3, rollup_count: 3, raw_floor: floor },
+    ]);
+    expect(checks.map((c) => [c.scope, c.redis_count, c.raw_count, c.status])).toEqual([
+      ["*", 6, 6, "match"],
+      ["a", 2, 2, "match"],
+      [SCOPE_OTHER, 4, 4, "match"],
     ]);
   });
 

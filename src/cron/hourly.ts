@@ -51,6 +51,8 @@ function bucketRange(b: DirtyBucket): Range {
 }
 
 const SCOPE_TOTAL = "*";
+/** The scope of the names Redis counted in its overflow bucket (not a valid event name: "*" is reserved likewise). */
+export const SCOPE_OTHER = "(names past the Redis cap)";
 
 /**
  * Compares, per closed hour that Redis still holds, the Redis counters with raw counts and rollup
@@ -90,11 +92,21 @@ export function compareHours(redis: ReadonlyMap<number, HourCounts>, db: readonl
       rollup += n.rollup;
     }
     check(hour, SCOPE_TOTAL, counters.total, raw, rollup);
+    // Past the cap, Redis counted names in one overflow bucket: names it did not track are
+    // compared together, as one scope, against that bucket.
+    const overflow = counters.otherEvents ?? 0;
+    const other = { raw: 0, rollup: 0 };
     const all = new Set([...counters.byEvent.keys(), ...names.keys()]);
     for (const name of [...all].sort()) {
       const n = names.get(name) ?? { raw: 0, rollup: 0 };
+      if (overflow > 0 && !counters.byEvent.has(name)) {
+        other.raw += n.raw;
+        other.rollup += n.rollup;
+        continue;
+      }
       check(hour, name, counters.byEvent.get(name) ?? 0, n.raw, n.rollup);
     }
+    if (overflow > 0) check(hour, SCOPE_OTHER, overflow, other.raw, other.rollup);
   }
   return checks;
 }

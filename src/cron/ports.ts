@@ -49,6 +49,11 @@ export interface HourCounts {
   total: number;
   /** event_name → count. */
   byEvent: Map<string, number>;
+  /**
+   * Events counted under the overflow bucket: their names came after the hour's cap of distinct
+   * names (REDIS_MAX_EVENT_NAMES_PER_HOUR), so none of them is in `byEvent`. 0 when absent.
+   */
+  otherEvents?: number;
 }
 
 export interface CounterReader {

@@ -24,6 +24,14 @@ const DAY_MS = 24 * HOUR_MS;
 export const MAX_BODY_BYTES = 512 * KiB;
 
 /**
+ * How much of an oversized body is still read (and dropped) before the 413 is sent, so the client
+ * finishes its upload and reads the answer (see readBodyBytes); past this the stream is
+ * cancelled. 8 MiB is 16 times the body cap: a misconfigured client's large batch is drained, an
+ * endless upload is not.
+ */
+export const MAX_DRAINED_BYTES = 8 * 1024 * KiB;
+
+/**
  * Body bytes after gzip inflation. Equal to the wire cap: a JSON document costs the same CPU to
  * parse however it travelled, so compression must not buy a client a larger batch. Enforced while
  * inflating, so a gzip bomb is stopped after at most this much (plus one input slice) is expanded.

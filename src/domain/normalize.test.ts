@@ -36,6 +36,8 @@ describe("parseClientTime", () => {
     { name: "fractional epoch ms floored", input: R + 0.9, expected: R },
     { name: "MIN_EPOCH_MS accepted", input: MIN_EPOCH_MS, expected: MIN_EPOCH_MS },
     { name: "below MIN_EPOCH_MS looks like seconds", input: MIN_EPOCH_MS - 1, expected: /looks like seconds/ },
+    { name: "a negative number is not a time at all", input: -1, expected: /must be a positive number of epoch milliseconds \(got -1\)/ },
+    { name: "a small number is neither seconds nor milliseconds", input: 42, expected: /after 1973-03-03 \(got 42\)/ },
     { name: "beyond the Date range", input: 9e15, expected: /representable/ },
     { name: "a date that does not exist", input: "2026-02-29T00:00:00Z", expected: /not a valid date-time/ },
     { name: "leap day exists in 2028", input: "2028-02-29T00:00:00Z", expected: Date.parse("2028-02-29T00:00:00Z") },

@@ -95,6 +95,9 @@ const ISO_DATE_PREFIX = /^(\d{4})-(\d{2})-(\d{2})/;
 /** Largest time value a JS Date can represent (ECMA-262 §21.4.1.1). */
 const MAX_DATE_MS = 8.64e15;
 
+/** Smallest number read as epoch seconds by mistake (1973-03-03 in seconds). */
+const PLAUSIBLE_EPOCH_SECONDS = MIN_EPOCH_MS / 1000;
+
 /** The exact form `Date.prototype.toISOString` produces; such a client string is reused as is. */
 const CANONICAL_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -106,7 +109,13 @@ const reject = (code: RejectionCode, message: string): NormalizeOutcome => ({ ok
  */
 export function parseClientTime(value: string | number): number | string {
   if (typeof value === "number") {
-    if (value < MIN_EPOCH_MS) return `must be epoch milliseconds; ${value} looks like seconds`;
+    if (value <= 0) return `must be a positive number of epoch milliseconds (got ${value})`;
+    if (value < MIN_EPOCH_MS) {
+      // Epoch seconds of any date since 1973 are ≥ 1e8; a smaller number is no plausible time at all.
+      return value >= PLAUSIBLE_EPOCH_SECONDS
+        ? `must be epoch milliseconds; ${value} looks like seconds`
+        : `must be epoch milliseconds of a date after 1973-03-03 (got ${value})`;
+    }
     if (value > MAX_DATE_MS) return "is beyond the representable date range";
     return Math.floor(value);
   }

@@ -56,6 +56,11 @@ export const MAX_REALTIME_MINUTES = 60;
 export const MAX_SUMMARY_ROWS = 10_000;
 /** "Active" sessions: last seen within this many milliseconds. */
 export const ACTIVE_SESSION_MS = 5 * MINUTE_MS;
+/**
+ * Names per list in a `realtime` answer (`limit`): the lists are sorted by count and cut there.
+ * The Redis counters themselves hold at most REDIS_MAX_EVENT_NAMES_PER_HOUR names per hour.
+ */
+export const REALTIME_LIMIT = { default: 100, max: 1_000 } as const;
 /** Longest moving-average window, in buckets. */
 export const MAX_MOVING_AVERAGE = 168;
 /** At most this many percentiles per request. */
@@ -83,11 +88,15 @@ const FROM_HELP =
 const TO_HELP =
   "End of the range, exclusive; aligned UP to the bucket boundary. Default: the end of the open (current) bucket.";
 
+/** Control characters (NUL included): no stored name holds one, and PostgreSQL refuses NUL in text. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
 const nameParam = (what: string) =>
   z
     .string()
     .min(1, { error: "must not be empty" })
     .max(MAX_NAME_LENGTH, { error: `must be at most ${MAX_NAME_LENGTH} characters` })
+    .refine((value) => !CONTROL_CHARACTER.test(value), { error: "must not contain control characters (such as NUL)" })
     .describe(what);
 
 const intParam = (min: number, max: number, what: string) =>
@@ -120,6 +129,9 @@ export type SummaryQuery = z.output<typeof SummaryQuerySchema>;
 export const RealtimeQuerySchema = z.strictObject({
   minutes: intParam(1, MAX_REALTIME_MINUTES, "Window length in minutes, ending with the current minute (≤ 60: minute counters live 2 h).")
     .default(MAX_REALTIME_MINUTES),
+  limit: intParam(1, REALTIME_LIMIT.max, "Most frequent event names (and categories) listed; `truncated` tells when there were more.").default(
+    REALTIME_LIMIT.default,
+  ),
 });
 export type RealtimeQuery = z.output<typeof RealtimeQuerySchema>;
 
@@ -199,7 +211,7 @@ export const SummaryResponseSchema = z
     interval: z.enum(INTERVALS),
     from: isoTime("Aligned start, inclusive"),
     to: isoTime("Aligned end, exclusive"),
-    complete: z.boolean().describe("Every bucket of the range is closed and clean (then the answer carries Cache-Control: public)."),
+    complete: z.boolean().describe("Every bucket of the range is closed and clean (then the answer carries Cache-Control: private, max-age=…)."),
     truncated: z
       .boolean()
       .describe("More than MAX_SUMMARY_ROWS (10,000) rows matched: `rows` stops at the last whole bucket that fit. Narrow the range, filter, or use interval=day."),
@@ -217,8 +229,15 @@ export const RealtimeResponseSchema = z
     from: isoTime("Start of the first minute of the window"),
     to: isoTime("Now"),
     event_count: count("Events in the window."),
-    by_event_name: nameCount("event_name").describe("Most frequent first."),
-    by_category: nameCount("category").describe("Most frequent first."),
+    by_event_name: nameCount("event_name").describe("Most frequent first, at most `limit`."),
+    by_category: nameCount("category").describe("Most frequent first, at most `limit`."),
+    truncated: z.boolean().describe("More event names or categories than `limit`: the lists stop there."),
+    other: z
+      .object({
+        event_names: count("Events whose name came after the hour's cap of distinct names in Redis (REDIS_MAX_EVENT_NAMES_PER_HOUR): in `event_count`, not in `by_event_name`."),
+        categories: count("Events whose category came after the hour's cap of distinct categories (REDIS_MAX_CATEGORIES_PER_HOUR)."),
+      })
+      .describe("The overflow bucket: both 0 unless a cap was reached in the window."),
     active_sessions: count("Sessions seen in the last 5 minutes."),
     unique_users_estimate: count("Distinct users in the window (HyperLogLog estimate, standard error 0.81%)."),
   })
@@ -407,10 +426,12 @@ export const percentileKey = (p: number): string => `p${p}`;
 
 /**
  * The Cache-Control of an answer over stored buckets. Only a range that is fully closed and has no
- * dirty bucket may be kept by a shared cache: for 5 minutes, or a day once the range ended beyond
- * the ingest window (events older than 7 days are refused, so only retention can change it).
+ * dirty bucket may be kept: for 5 minutes, or a day once the range ended beyond the ingest window
+ * (events older than 7 days are refused, so only retention can change it). `private`: the answer
+ * was fetched with the bearer token, so only the dashboard's own cache may keep it, never a shared
+ * cache that could hand it to a request without the token.
  */
 export function cacheControl(clean: boolean, range: TimeRange, now: Date): string {
   if (!clean) return "no-store";
-  return range.to.getTime() <= now.getTime() - SETTLED_AFTER_MS ? "public, max-age=86400" : "public, max-age=300";
+  return range.to.getTime() <= now.getTime() - SETTLED_AFTER_MS ? "private, max-age=86400" : "private, max-age=300";
 }

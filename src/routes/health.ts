@@ -1,5 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app";
+import { problemFor } from "../config";
+import { carriesReadToken } from "./read";
 import { errorSummary } from "../log";
 import { JOB_PERIOD_SECONDS, type JobName } from "../cron/triggers";
 import type { PostgresStatus } from "../services";
@@ -90,18 +92,31 @@ export function cronHealth(buffer: BufferStats | null, pg: PostgresStatus | null
 /**
  * `GET /health`: one Redis request (the buffer figures) and one PostgreSQL statement (tier, job
  * status, latest check), concurrently. The HTTP status says whether the Worker can take events:
- * 200 when both stores answer, 503 when one or both do not. The body's `status` says more: `ok`,
- * `degraded` (a store down, or a problem listed in `problems`: a lagging buffer, a stale job, a
- * drifted check — these keep 200, since ingestion still works) or `down` (both stores
- * unreachable). Never a 500.
+ * 200 when both stores answer and a write key is configured, 503 otherwise. The body's `status`
+ * says more: `ok`, `degraded` (a store down, or a problem listed in `problems`: a variable that
+ * disables a feature, a lagging buffer, a stale job, a drifted check — only a missing write key
+ * makes that a 503) or `down` (both stores unreachable). Never a 500.
+ *
+ * Two views. Anyone gets the status, which stores answer, and the configuration problems (they
+ * name variables, never values, and must be readable when the read token itself is the problem).
+ * With `Authorization: Bearer <READ_TOKEN>` the operator also gets latencies, the tier, the
+ * stores' error texts, the buffer, the jobs, the checks and every problem. Error texts are never
+ * public: they can name hosts, ports and relations.
  */
 export const health = new Hono<AppEnv>().get("/", async (c) => {
-  const { probes } = c.var.services;
+  const { probes, config } = c.var.services;
   const [redis, postgres] = await Promise.all([probe(() => probes.redis()), probe(() => probes.postgres())]);
   const upCount = Number(redis.ok) + Number(postgres.ok);
   const pgStatus = isPostgresStatus(postgres.value) ? postgres.value : null;
   const cron = cronHealth(isBufferStats(redis.value) ? redis.value : null, pgStatus, Date.now());
-  const status = upCount === 0 ? "down" : upCount === 1 || cron.problems.length > 0 ? "degraded" : "ok";
+  const configProblems = config.problems.map((problem) => problem.message);
+  const problems = [...configProblems, ...cron.problems];
+  const status = upCount === 0 ? "down" : upCount === 1 || problems.length > 0 ? "degraded" : "ok";
+  const canIngest = upCount === 2 && !problemFor(config, "ingest");
+  c.header("Cache-Control", "no-store");
+  if (!(await carriesReadToken(config, c.req.header("authorization")))) {
+    return c.json({ status, redis: { ok: redis.ok }, postgres: { ok: postgres.ok }, problems: configProblems }, canIngest ? 200 : 503);
+  }
   const tier = pgStatus ? pgStatus.tier : typeof postgres.value === "string" ? postgres.value : null;
   const body = {
     status,
@@ -115,8 +130,7 @@ export const health = new Hono<AppEnv>().get("/", async (c) => {
     buffer: cron.buffer,
     jobs: cron.jobs,
     checks: cron.checks,
-    problems: cron.problems,
+    problems,
   };
-  c.header("Cache-Control", "no-store");
-  return c.json(body, upCount === 2 ? 200 : 503);
+  return c.json(body, canIngest ? 200 : 503);
 });

@@ -1,17 +1,18 @@
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
 import type { AppEnv } from "../app";
-import type { Config } from "../config";
+import { problemFor, type Config } from "../config";
+import type { EventRow } from "../domain/event";
 import { planCounters } from "../domain/counter-plan";
 import { prepareBatch, type PreparedBatch } from "../domain/ingest-batch";
 import { ApiError } from "../errors";
 import { readBody } from "../http/read-body";
-import { findSecret, hex } from "../http/secrets";
+import { findSecret, hex, sha256 } from "../http/secrets";
 import { errorSummary, logEvent } from "../log";
 import { urlScrubFromList } from "../domain/url-scrub";
 import type { Services } from "../services";
 import { insertIsolatingRefusals, isDataError, isMissingPartition, refusedRowDeadLetter, sqlState } from "../storage/refusals";
-import type { RecordBatchResult } from "../storage/redis-store";
+import type { IngestLimits, RecordBatchResult } from "../storage/redis-store";
 
 /** How long a client should wait after a 503 before retrying. */
 const UNAVAILABLE_RETRY_AFTER_SECONDS = 10;
@@ -25,6 +26,32 @@ const DIRECT_ISOLATION_STATEMENTS = 16;
 
 /** A Lua runtime error of the ingest script: Redis answered, so this is about the batch, not an outage. */
 const SCRIPT_ERROR = /\buser_script:\d+:|Error running script/;
+/** A configuration mistake needs an operator: retrying sooner only adds load. */
+const MISCONFIGURED_RETRY_AFTER_SECONDS = 60;
+
+/**
+ * Who the per-client rate limit counts: the address Cloudflare sets in `CF-Connecting-IP` (a
+ * client cannot forge it on Cloudflare), else the batch's first session id; hashed, so Redis
+ * never holds an address. Null when neither is known: then only the write key's ceiling applies,
+ * rather than putting every anonymous sender in one bucket that one of them could fill.
+ */
+async function clientId(address: string | undefined, rows: readonly EventRow[]): Promise<string | null> {
+  const session = rows.find((row) => row.session_id !== null)?.session_id;
+  const identity = address ? `ip:${address}` : session ? `session:${session}` : null;
+  return identity === null ? null : hex(await sha256(identity), 8);
+}
+
+function ingestLimits(config: Config): IngestLimits {
+  return {
+    perClient: config.RATE_LIMIT_PER_CLIENT_PER_MINUTE,
+    perKey: config.RATE_LIMIT_PER_MINUTE,
+    bufferEntries: config.BUFFER_MAX_ENTRIES,
+    bufferBytes: config.BUFFER_MAX_BYTES,
+    activeSessions: config.REDIS_MAX_ACTIVE_SESSIONS,
+    eventNamesPerHour: config.REDIS_MAX_EVENT_NAMES_PER_HOUR,
+    categoriesPerHour: config.REDIS_MAX_CATEGORIES_PER_HOUR,
+  };
+}
 
 /**
  * The configured write key equal to `candidate` (constant-time, see findSecret), as a short id
@@ -44,12 +71,18 @@ function keyOutsideBody(c: Context<AppEnv>): string | null {
   return c.req.header("x-write-key") ?? c.req.query("key") ?? null;
 }
 
-/** The body's `write_key`/`writeKey` (beacons cannot set headers), read without validation. */
+/**
+ * The body's `write_key`/`writeKey` (beacons cannot set headers), read without validation.
+ * @throws ApiError 401 `invalid_write_key` when it is there but not a string.
+ */
 function keyInBody(body: unknown): string | null {
   if (typeof body !== "object" || body === null || Array.isArray(body)) return null;
   const record = body as Record<string, unknown>;
-  const key = record.write_key ?? record.writeKey;
-  return typeof key === "string" ? key : null;
+  const name = record.write_key !== undefined ? "write_key" : "writeKey";
+  const key = record[name];
+  if (key === undefined || key === null) return null;
+  if (typeof key !== "string") throw new ApiError(401, "invalid_write_key", `${name} must be a string (got ${typeof key}).`);
+  return key;
 }
 
 async function requireWriteKey(config: Config, key: string | null): Promise<string> {
@@ -167,10 +200,15 @@ async function storeDirect(services: Services, rows: PreparedBatch["rows"], entr
   });
 }
 
-function outcomeError(result: Exclude<RecordBatchResult, { status: "ok" | "duplicate" }>): ApiError {
+function outcomeError(config: Config, result: Exclude<RecordBatchResult, { status: "ok" | "duplicate" }>): ApiError {
   if (result.status === "rate_limited") {
-    return new ApiError(429, "rate_limited", "Too many batches for this write key; retry after the indicated delay.", {
+    const message =
+      result.scope === "client"
+        ? `Too many batches from this client (at most ${config.RATE_LIMIT_PER_CLIENT_PER_MINUTE} per minute); retry after the indicated delay.`
+        : `This write key has reached its ceiling of ${config.RATE_LIMIT_PER_MINUTE} batches per minute across all clients; retry after the indicated delay.`;
+    return new ApiError(429, "rate_limited", message, {
       retryAfterSeconds: result.retryAfterSeconds,
+      details: { scope: result.scope },
     });
   }
   if (result.status === "invalid") {
@@ -217,6 +255,11 @@ ingest.use("/", async (c, next) => {
 
 ingest.post("/", async (c) => {
   const { config, ingestRedis, events } = c.var.services;
+  const misconfigured = problemFor(config, "ingest");
+  if (misconfigured) {
+    // Retryable: a tracker keeps the events and sends them once the operator sets the variable.
+    throw new ApiError(503, "service_misconfigured", misconfigured.message, { retryAfterSeconds: MISCONFIGURED_RETRY_AFTER_SECONDS });
+  }
   const receivedAt = new Date();
   const outsideKey = keyOutsideBody(c);
   // A key outside the body is checked before any body work is spent.
@@ -241,11 +284,11 @@ ingest.post("/", async (c) => {
     result = await ingestRedis.recordBatch({
       rows: prepared.rows,
       rateLimitId,
+      clientId: await clientId(c.req.header("cf-connecting-ip"), prepared.rows),
       counters: planCounters(prepared.rows),
       dedupeSeconds: config.REDIS_DEDUPE_SECONDS,
       now: receivedAt,
-      rateLimitPerWindow: config.RATE_LIMIT_PER_MINUTE,
-      bufferCap: config.BUFFER_MAX_ENTRIES,
+      limits: ingestLimits(config),
     });
   } catch (redisError) {
     if (redisError instanceof Error && SCRIPT_ERROR.test(redisError.message)) throw unstorableInRedis(errorSummary(redisError));
@@ -253,7 +296,7 @@ ingest.post("/", async (c) => {
   }
 
   if (result.status === "duplicate") return respond(c, prepared, 0, prepared.rows.length);
-  if (result.status !== "ok") throw outcomeError(result);
+  if (result.status !== "ok") throw outcomeError(config, result);
 
   if (config.INGEST_MODE === "direct") c.executionCtx.waitUntil(storeDirect(c.var.services, prepared.rows, result.entryId));
   return respond(c, prepared, result.newEvents, prepared.rows.length - result.newEvents);

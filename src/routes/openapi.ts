@@ -42,8 +42,8 @@ function buildDocument() {
       413: error("Body or batch too large."),
       415: error("Unsupported content type or encoding."),
       422: error("No valid event in the batch (`no_valid_events`)."),
-      429: error("Rate limited; retry after `Retry-After` seconds."),
-      503: error("Storage unavailable or buffer full; retry after `Retry-After` seconds."),
+      429: error("Rate limited (`details.scope`: `client` past its own limit, `key` past the write key's ceiling); retry after `Retry-After` seconds."),
+      503: error("Storage unavailable, buffer full, or no write key configured (`service_misconfigured`); retry after `Retry-After` seconds."),
     },
   });
   return spec.getOpenAPI31Document({

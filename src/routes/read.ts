@@ -30,6 +30,7 @@ import {
 } from "../domain/read-params";
 import { ApiError } from "../errors";
 import { findSecret } from "../http/secrets";
+import { problemFor, type Config } from "../config";
 import { readStores } from "../storage/read-store";
 
 // ---------------------------------------------------------------------------------------------
@@ -41,12 +42,26 @@ const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 const BEARER_CHALLENGE = { "WWW-Authenticate": 'Bearer realm="analytics"' };
 
 /**
+ * Whether an Authorization header carries the configured READ_TOKEN (constant-time). False when
+ * no usable READ_TOKEN is configured. /health uses it to choose its operator view.
+ */
+export async function carriesReadToken(config: Config, authorization: string | undefined): Promise<boolean> {
+  const match = BEARER.exec(authorization ?? "");
+  if (!match || !config.READ_TOKEN || problemFor(config, "read")) return false;
+  return (await findSecret(match[1]!, [config.READ_TOKEN])) !== null;
+}
+
+/**
  * Checks the bearer token against READ_TOKEN by comparing SHA-256 digests in constant time, so
  * neither the token's content nor its length shows in the response time. Answers with the
  * project's JSON error shape (hono/bearer-auth would answer plain text).
  */
 export const readAuth = createMiddleware<AppEnv>(async (c, next) => {
   const { config } = c.var.services;
+  const misconfigured = problemFor(config, "read");
+  if (misconfigured) {
+    throw new ApiError(503, "service_misconfigured", misconfigured.message, { retryAfterSeconds: 60 });
+  }
   if (!config.READ_TOKEN) {
     throw new ApiError(401, "read_api_disabled", "The read API is disabled: no READ_TOKEN is configured on this deployment.", {
       headers: BEARER_CHALLENGE,
@@ -76,7 +91,8 @@ export function describeIssues(error: ZodError): string {
     .map((issue) => {
       if (issue.code === "unrecognized_keys") return issue.keys.map((key) => `${key}: unknown parameter`).join("; ");
       const name = issue.path.join(".") || "(query)";
-      const missing = issue.code === "invalid_type" && issue.input === undefined;
+      // A coerced parameter that is not a number ("abc" → NaN) is invalid, not missing.
+      const missing = issue.code === "invalid_type" && issue.input === undefined && issue.expected !== "number";
       return `${name}: ${missing ? "is required" : issue.message}`;
     })
     .join("; ");
@@ -107,7 +123,7 @@ const errorResponses = {
 
 const cacheHeader = {
   "Cache-Control": {
-    description: "`public, max-age=300` (or `86400` once the range is beyond the 7-day late-event window) when every bucket is closed and clean; `no-store` otherwise.",
+    description: "`private, max-age=300` (or `86400` once the range is beyond the 7-day late-event window) when every bucket is closed and clean; `no-store` otherwise.",
     schema: { type: "string" as const },
   },
 };
@@ -223,12 +239,13 @@ read.openapi(summaryRoute, async (c) => {
 });
 
 read.openapi(realtimeRoute, async (c) => {
-  const { minutes } = c.req.valid("query");
+  const { minutes, limit } = c.req.valid("query");
   const now = new Date();
   const snapshot = await stores(c).realtime.snapshot(now, minutes, ACTIVE_SESSION_MS);
   const ranked = <K extends string>(counts: Map<string, number>, key: K) =>
     [...counts]
       .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, limit)
       .map(([name, n]) => ({ [key]: name, event_count: n }) as Record<K, string> & { event_count: number });
   c.header("Cache-Control", "no-store");
   return c.json(
@@ -239,6 +256,8 @@ read.openapi(realtimeRoute, async (c) => {
       event_count: snapshot.eventCount,
       by_event_name: ranked(snapshot.byEventName, "event_name"),
       by_category: ranked(snapshot.byCategory, "category"),
+      truncated: snapshot.byEventName.size > limit || snapshot.byCategory.size > limit,
+      other: { event_names: snapshot.otherEvents, categories: snapshot.otherCategories },
       active_sessions: snapshot.activeSessions,
       unique_users_estimate: snapshot.uniqueUsersEstimate,
     },
@@ -329,12 +348,12 @@ read.openapi(checksRoute, async (c) => {
 });
 
 /**
- * Sets Cache-Control. A cacheable answer also varies by Authorization: a shared cache must not
- * hand an answer fetched with the token to a request without it.
+ * Sets Cache-Control. A cacheable answer (`private`, see cacheControl) also varies by
+ * Authorization, so even a private cache does not reuse it for another token.
  */
 function setCache(c: { header(name: string, value: string): void }, value: string) {
   c.header("Cache-Control", value);
-  if (value.startsWith("public")) c.header("Vary", "Authorization");
+  if (value !== "no-store") c.header("Vary", "Authorization");
 }
 
 function stores(c: { var: AppEnv["Variables"] }) {

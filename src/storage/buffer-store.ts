@@ -2,6 +2,7 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import type { BufferEntry, BufferPort, CounterReader, DeadLetter, HourCounts } from "../cron/ports";
 import type { EventRow } from "../domain/event";
 import { BUFFER_ENTRY_VERSION } from "./buffer";
+import { BUFFER_DELETE_SCRIPT } from "./ingest-script";
 import {
   BUFFER_FIELD,
   COUNTER_FIELDS,
@@ -76,8 +77,13 @@ export async function writeDeadLetters(redis: Redis, keys: RedisKeys, entries: r
       [DEAD_LETTER_FIELDS.sqlstate]: e.sqlstate ?? "",
     });
   }
-  tx.xdel(keys.buffer, [...new Set(entries.map((e) => e.id))]);
+  tx.eval(BUFFER_DELETE_SCRIPT, bufferDeleteKeys(keys), [...new Set(entries.map((e) => e.id))]);
   await tx.exec();
+}
+
+/** KEYS of BUFFER_DELETE_SCRIPT, which replaces XDEL so the buffer's byte count follows. */
+export function bufferDeleteKeys(keys: RedisKeys): string[] {
+  return [keys.buffer, keys.bufferBytes];
 }
 
 const toNumber = (value: unknown): number => {
@@ -92,12 +98,14 @@ const toNumber = (value: unknown): number => {
  */
 export class RedisBufferStore implements BufferPort, CounterReader {
   private readonly keys: RedisKeys;
+  private readonly deleteScript;
 
   constructor(
     private readonly redis: Redis,
     prefix: string,
   ) {
     this.keys = redisKeys(prefix);
+    this.deleteScript = redis.createScript<number>(BUFFER_DELETE_SCRIPT);
   }
 
   async read(afterId: string | null, count: number): Promise<BufferEntry[]> {
@@ -109,7 +117,7 @@ export class RedisBufferStore implements BufferPort, CounterReader {
 
   async remove(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.redis.xdel(this.keys.buffer, [...ids]);
+    await this.deleteScript.exec(bufferDeleteKeys(this.keys), [...ids]);
   }
 
   async deadLetter(entries: readonly DeadLetter[]): Promise<void> {
@@ -134,7 +142,8 @@ export class RedisBufferStore implements BufferPort, CounterReader {
       for (const [field, value] of Object.entries(fields)) {
         if (field.startsWith(EVENT_FIELD_PREFIX)) byEvent.set(field.slice(EVENT_FIELD_PREFIX.length), toNumber(value));
       }
-      result.set(hours[i]!.getTime(), { total: toNumber(fields[COUNTER_FIELDS.total]), byEvent });
+      const otherEvents = toNumber(fields[COUNTER_FIELDS.otherEvents]);
+      result.set(hours[i]!.getTime(), { total: toNumber(fields[COUNTER_FIELDS.total]), byEvent, otherEvents });
     });
     return result;
   }

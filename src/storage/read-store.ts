@@ -178,6 +178,9 @@ export interface RealtimeSnapshot {
   byCategory: Map<string, number>;
   activeSessions: number;
   uniqueUsersEstimate: number;
+  /** Events counted under the overflow bucket (names, categories past the hour's cap). */
+  otherEvents: number;
+  otherCategories: number;
 }
 
 /** The Redis side of the read API. */
@@ -209,6 +212,8 @@ export class RedisRealtimeStore {
       byCategory: new Map(),
       uniqueUsersEstimate: Number(reply[0] ?? 0),
       activeSessions: Number(reply[1] ?? 0),
+      otherEvents: 0,
+      otherCategories: 0,
     };
     const eventPrefix = COUNTER_FIELDS.event("");
     const categoryPrefix = COUNTER_FIELDS.category("");
@@ -217,6 +222,8 @@ export class RedisRealtimeStore {
       const field = String(reply[i]);
       const value = Number(reply[i + 1]);
       if (field === COUNTER_FIELDS.total) snapshot.eventCount = value;
+      else if (field === COUNTER_FIELDS.otherEvents) snapshot.otherEvents = value;
+      else if (field === COUNTER_FIELDS.otherCategories) snapshot.otherCategories = value;
       else if (field.startsWith(eventPrefix)) snapshot.byEventName.set(field.slice(eventPrefix.length), value);
       else if (field.startsWith(categoryPrefix)) snapshot.byCategory.set(field.slice(categoryPrefix.length), value);
     }

@@ -20,6 +20,16 @@ export const COUNTER_FIELDS = {
   bots: "bots",
   event: (eventName: string) => `e:${eventName}`,
   category: (category: string) => `c:${category}`,
+  /**
+   * Events whose name came after the hour's cap of distinct names (REDIS_MAX_EVENT_NAMES_PER_HOUR):
+   * counted here, not by name. Outside the `e:` prefix, so no event name can collide with it.
+   */
+  otherEvents: "o:e",
+  /** Events whose category came after the hour's cap of distinct categories. */
+  otherCategories: "o:c",
+  /** In hour hashes only: how many distinct event names (categories) have their own field. */
+  distinctEvents: "#e",
+  distinctCategories: "#c",
 } as const;
 
 const pad = (n: number, width = 2) => String(n).padStart(width, "0");
@@ -47,6 +57,11 @@ export function redisKeys(prefix: string) {
     /** Write-ahead buffer stream: one entry per accepted batch, deleted once stored in PostgreSQL. */
     buffer: `${prefix}buffer`,
     /**
+     * Bytes of batch JSON in the buffer stream (kept by the ingest and delete scripts; dropped
+     * whenever the stream is empty), checked against BUFFER_MAX_BYTES.
+     */
+    bufferBytes: `${prefix}buffer:bytes`,
+    /**
      * Rows PostgreSQL refused (one entry per row, with SQLSTATE and message) and buffer entries that
      * could not be read. Never trimmed: emptied by `npm run dead-letters -- replay | drop`.
      */
@@ -63,8 +78,13 @@ export function redisKeys(prefix: string) {
      * counted nor buffered twice (PostgreSQL dedupes by event_id beyond that window).
      */
     event: (eventId: string) => `${prefix}ev:${eventId}`,
-    /** Per-write-key request counter for the current window. */
+    /** Per-write-key counter of batches with new events, for the current window (the ceiling). */
     rateLimit: (keyId: string, windowStart: number) => `${prefix}rl:${keyId}:${windowStart}`,
+    /**
+     * Per-client batch counter for the current window. `clientId` is a hash of the client's
+     * address (or session id), never the address itself.
+     */
+    clientRateLimit: (clientId: string, windowStart: number) => `${prefix}rl:c:${clientId}:${windowStart}`,
     /** Hash of counters for one UTC hour (fields: COUNTER_FIELDS). */
     hourCounters: (hour: string) => `${prefix}h:${hour}:n`,
     /** HyperLogLog of user ids seen in one UTC hour. */

@@ -3,8 +3,8 @@ import type { BucketCounters, CounterPlan } from "../domain/counter-plan";
 import type { EventRow } from "../domain/event";
 import type { DeadLetter } from "../cron/ports";
 import { BUFFER_ENTRY_HEAD, BUFFER_ENTRY_TAIL } from "./buffer";
-import { writeDeadLetters, type DirectInsertFailure } from "./buffer-store";
-import { INGEST_SCRIPT } from "./ingest-script";
+import { bufferDeleteKeys, writeDeadLetters, type DirectInsertFailure } from "./buffer-store";
+import { BUFFER_DELETE_SCRIPT, INGEST_SCRIPT } from "./ingest-script";
 import {
   ACTIVE_SESSION_WINDOW_MS,
   COUNTER_FIELDS,
@@ -21,22 +21,36 @@ import {
 export interface RecordBatchInput {
   /** The batch's accepted rows (each becomes one dedupe key and, if new, part of the buffer entry). */
   rows: readonly EventRow[];
-  /** Stable id of the write key for rate limiting (never the key itself). */
+  /** Stable id of the write key for its ceiling (never the key itself). */
   rateLimitId: string;
+  /** Stable id of the client for its own limit (a hash, never an address); null: no client limit. */
+  clientId: string | null;
   /** The rows' increments, aggregated in the worker (applied as they are when every row is new). */
   counters: CounterPlan;
   now: Date;
-  rateLimitPerWindow: number;
-  bufferCap: number;
+  /** Limits and caps from the configuration (0 turns a rate limit off). */
+  limits: IngestLimits;
   /** How long an event id is remembered for dedupe in Redis (PostgreSQL dedupes forever). */
   dedupeSeconds: number;
+}
+
+export interface IngestLimits {
+  /** Batches per client per window. */
+  perClient: number;
+  /** Batches with new events per write key per window. */
+  perKey: number;
+  bufferEntries: number;
+  bufferBytes: number;
+  activeSessions: number;
+  eventNamesPerHour: number;
+  categoriesPerHour: number;
 }
 
 export type RecordBatchResult =
   /** `newEvents` of the rows were not seen within the dedupe window; the others are duplicates. */
   | { status: "ok"; entryId: string; newEvents: number }
   | { status: "duplicate" }
-  | { status: "rate_limited"; retryAfterSeconds: number }
+  | { status: "rate_limited"; retryAfterSeconds: number; scope: "client" | "key" }
   | { status: "backpressure"; bufferLength: number }
   /** The script could not read the batch (nothing was written); `message` is its decoder's. */
   | { status: "invalid"; message: string };
@@ -52,7 +66,7 @@ export interface IngestRedis {
 }
 
 interface ScriptOps {
-  i: Array<[number, string, number]>;
+  i: Array<[number, string, number, number]>;
   p: Array<[number, ...string[]]>;
   z: Array<number | string>;
   t: Array<[number, number]>;
@@ -61,15 +75,21 @@ interface ScriptOps {
 /** One row's own contribution, for when only some rows of a batch are new (see INGEST_SCRIPT). */
 type EventContribution = [number, number, number, number, number, string, string, string, string, number, 0 | 1];
 
-const FIXED_KEYS = 3;
-
 /**
- * Turns the batch into the script's KEYS and ARGV. Pure, exported for tests. Key indexes 1-3 are
+ * Turns the batch into the script's KEYS and ARGV. Pure, exported for tests. Key indexes 1-5 are
  * fixed, then one dedupe key per row, then the counter keys the ops reference.
  */
 export function buildScriptCall(keys: RedisKeys, input: RecordBatchInput): { keys: string[]; args: string[] } {
   const windowStart = Math.floor(input.now.getTime() / 1000 / RATE_LIMIT_WINDOW_SECONDS) * RATE_LIMIT_WINDOW_SECONDS;
-  const scriptKeys = [keys.rateLimit(input.rateLimitId, windowStart), keys.buffer, keys.activeSessions];
+  const { limits } = input;
+  const scriptKeys = [
+    // Without a client id the client counter is a key the script never touches (its limit is 0).
+    keys.clientRateLimit(input.clientId ?? "none", windowStart),
+    keys.rateLimit(input.rateLimitId, windowStart),
+    keys.buffer,
+    keys.activeSessions,
+    keys.bufferBytes,
+  ];
   for (const row of input.rows) scriptKeys.push(keys.event(row.event_id));
 
   const ops: ScriptOps = { i: [], p: [], z: [], t: [] };
@@ -84,11 +104,12 @@ export function buildScriptCall(keys: RedisKeys, input: RecordBatchInput): { key
     }
     return index;
   };
-  const addCounts = (counterKey: number, bucket: BucketCounters) => {
-    ops.i.push([counterKey, COUNTER_FIELDS.total, bucket.total]);
-    if (bucket.bots > 0) ops.i.push([counterKey, COUNTER_FIELDS.bots, bucket.bots]);
-    for (const [name, n] of bucket.byEventName) ops.i.push([counterKey, COUNTER_FIELDS.event(name), n]);
-    for (const [category, n] of bucket.byCategory) ops.i.push([counterKey, COUNTER_FIELDS.category(category), n]);
+  // `hourKey`: the hour hash that admits name fields under the caps (a minute's own hour).
+  const addCounts = (counterKey: number, hourKey: number, bucket: BucketCounters) => {
+    ops.i.push([counterKey, COUNTER_FIELDS.total, bucket.total, 0]);
+    if (bucket.bots > 0) ops.i.push([counterKey, COUNTER_FIELDS.bots, bucket.bots, 0]);
+    for (const [name, n] of bucket.byEventName) ops.i.push([counterKey, COUNTER_FIELDS.event(name), n, hourKey]);
+    for (const [category, n] of bucket.byCategory) ops.i.push([counterKey, COUNTER_FIELDS.category(category), n, hourKey]);
   };
   const hourKeys = (hour: string) => ({
     counters: keyIndex(keys.hourCounters(hour), HOUR_KEY_TTL_SECONDS),
@@ -102,13 +123,13 @@ export function buildScriptCall(keys: RedisKeys, input: RecordBatchInput): { key
 
   for (const hour of input.counters.hours) {
     const k = hourKeys(hourId(new Date(hour.startMs)));
-    addCounts(k.counters, hour);
+    addCounts(k.counters, k.counters, hour);
     if (hour.userIds.length > 0) ops.p.push([k.users, ...hour.userIds]);
     if (hour.sessionIds.length > 0) ops.p.push([k.sessions, ...hour.sessionIds]);
   }
   for (const minute of input.counters.minutes) {
     const k = minuteKeys(minuteId(new Date(minute.startMs)));
-    addCounts(k.counters, minute);
+    addCounts(k.counters, hourKeys(hourId(new Date(minute.startMs))).counters, minute);
     if (minute.userIds.length > 0) ops.p.push([k.users, ...minute.userIds]);
   }
   for (const { session_id, lastSeenMs } of input.counters.sessions) ops.z.push(lastSeenMs, session_id);
@@ -135,10 +156,15 @@ export function buildScriptCall(keys: RedisKeys, input: RecordBatchInput): { key
   const args = [
     String(input.now.getTime()),
     String(input.dedupeSeconds),
-    String(input.rateLimitPerWindow),
+    String(input.clientId === null ? 0 : limits.perClient),
+    String(limits.perKey),
     String(RATE_LIMIT_WINDOW_SECONDS),
-    String(input.bufferCap),
+    String(limits.bufferEntries),
+    String(limits.bufferBytes),
     String(ACTIVE_SESSION_WINDOW_MS),
+    String(limits.activeSessions),
+    String(limits.eventNamesPerHour),
+    String(limits.categoriesPerHour),
     JSON.stringify(ops),
     JSON.stringify(contributions),
     String(input.rows.length),
@@ -153,6 +179,7 @@ export function buildScriptCall(keys: RedisKeys, input: RecordBatchInput): { key
 export class RedisIngestStore implements IngestRedis {
   private readonly keys: RedisKeys;
   private readonly script;
+  private readonly deleteScript;
 
   constructor(
     private readonly redis: Redis,
@@ -161,6 +188,7 @@ export class RedisIngestStore implements IngestRedis {
     this.keys = redisKeys(prefix);
     // EVALSHA, falling back to EVAL on NOSCRIPT (the client handles it).
     this.script = redis.createScript<[string, string, string]>(INGEST_SCRIPT);
+    this.deleteScript = redis.createScript<number>(BUFFER_DELETE_SCRIPT);
   }
 
   async recordBatch(input: RecordBatchInput): Promise<RecordBatchResult> {
@@ -173,7 +201,7 @@ export class RedisIngestStore implements IngestRedis {
       case "duplicate":
         return { status: "duplicate" };
       case "rate_limited":
-        return { status: "rate_limited", retryAfterSeconds: Number(value) };
+        return { status: "rate_limited", retryAfterSeconds: Number(value), scope: count === "client" ? "client" : "key" };
       case "backpressure":
         return { status: "backpressure", bufferLength: Number(value) };
       case "invalid":
@@ -184,7 +212,7 @@ export class RedisIngestStore implements IngestRedis {
   }
 
   async deleteBufferEntry(entryId: string): Promise<void> {
-    await this.redis.xdel(this.keys.buffer, entryId);
+    await this.deleteScript.exec(bufferDeleteKeys(this.keys), [entryId]);
   }
 
   async deadLetter(entries: readonly DeadLetter[]): Promise<void> {

@@ -180,7 +180,7 @@ describe.each(TIER_NAMES)("daily job, tier %s", (tier) => {
         [job!.job_id],
       );
       const health = async () =>
-        (await (await createApp(createServices).request("/health", {}, workerEnv)).json()) as { status: string; problems: string[] };
+        (await (await createApp(createServices).request("/health", { headers: { authorization: `Bearer ${workerEnv.READ_TOKEN}` } }, workerEnv)).json()) as { status: string; problems: string[] };
       try {
         const failing = await health();
         expect(failing.status).toBe("degraded");

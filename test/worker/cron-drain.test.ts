@@ -146,7 +146,7 @@ describe("drain (every minute)", () => {
     const runs = await jobRuns("postgres", "drain");
     expect(runs.map((r) => [r.outcome, r.counts.rows_refused, r.counts.dead_lettered])).toEqual([["ok", 1, 2]]);
 
-    const response = await createApp(createServices).request("/health", {}, workerEnv);
+    const response = await createApp(createServices).request("/health", { headers: { authorization: `Bearer ${workerEnv.READ_TOKEN}` } }, workerEnv);
     const body = (await response.json()) as { status: string; buffer: { pending: number; dead_letter: number }; problems: string[] };
     expect(body.buffer).toMatchObject({ pending: 0, dead_letter: 2 });
     expect(body.status).toBe("degraded");

@@ -146,7 +146,7 @@ describe.each(TIER_NAMES)("hourly job, tier %s", (tier) => {
     // Raw data is never "fixed".
     expect(await sqlFor(tier).query(`SELECT count(*)::int AS n FROM analytics_events_ts`)).toEqual(rawBefore);
 
-    const health = await createApp(createServices).request("/health", {}, workerEnv);
+    const health = await createApp(createServices).request("/health", { headers: { authorization: `Bearer ${workerEnv.READ_TOKEN}` } }, workerEnv);
     const body = (await health.json()) as { status: string; checks: { drift: number }; problems: string[] };
     expect(body.checks.drift).toBe(2);
     expect(body.status).toBe("degraded");

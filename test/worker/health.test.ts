@@ -40,8 +40,11 @@ async function healthyCronState(): Promise<void> {
   await redisClient().del(keys.buffer, keys.deadLetter, keys.directInsertFailure);
 }
 
+/** The operator view: /health with the read token. */
+const OPERATOR = { authorization: `Bearer ${env.READ_TOKEN}` };
+
 async function health(): Promise<{ status: number; body: HealthBody }> {
-  const response = await SELF.fetch("http://worker/health");
+  const response = await SELF.fetch("http://worker/health", { headers: OPERATOR });
   return { status: response.status, body: (await response.json()) as HealthBody };
 }
 
@@ -112,7 +115,7 @@ describe("GET /health: the cron side", () => {
   const cronEnv = { ...env, REDIS_KEY_PREFIX: PREFIX } as Env;
   const app = createApp(createServices);
   const get = async () => {
-    const response = await app.request("/health", {}, cronEnv);
+    const response = await app.request("/health", { headers: OPERATOR }, cronEnv);
     return { status: response.status, body: (await response.json()) as HealthBody };
   };
   beforeEach(async () => {

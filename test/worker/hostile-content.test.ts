@@ -41,7 +41,7 @@ async function post(workerEnv: Env, events: unknown[]): Promise<{ status: number
 }
 
 async function health(workerEnv: Env): Promise<{ status: string; problems: string[] }> {
-  const response = await createApp(createServices).request("/health", {}, workerEnv);
+  const response = await createApp(createServices).request("/health", { headers: { authorization: `Bearer ${workerEnv.READ_TOKEN}` } }, workerEnv);
   return (await response.json()) as { status: string; problems: string[] };
 }
 
@@ -314,10 +314,18 @@ describe("a batch the Redis script cannot read is the data's fault, never an out
     const result = await new RedisIngestStore(redis, prefix).recordBatch({
       rows,
       rateLimitId: "k",
+      clientId: "c",
       counters: planCounters(rows),
       now,
-      rateLimitPerWindow: 100,
-      bufferCap: 1_000,
+      limits: {
+        perClient: 100,
+        perKey: 100,
+        bufferEntries: 1_000,
+        bufferBytes: 1 << 20,
+        activeSessions: 1_000,
+        eventNamesPerHour: 100,
+        categoriesPerHour: 100,
+      },
       dedupeSeconds: 3_600,
     });
     expect(result).toMatchObject({ status: "invalid", message: expect.stringMatching(/invalid unicode escape/) });

@@ -312,7 +312,7 @@ describe("POST /api/v1/analytics: failures of the stores", () => {
     const ids = [...events, ...resent].map((e) => e.event_id as string);
     expect(await storedCount(ids)).toBe(0);
     // Both stores answer again, but /health still says the direct inserts failed (for 5 minutes).
-    const health = (await (await createApp(createServices).request("/health", {}, env)).json()) as { status: string; problems: string[] };
+    const health = (await (await createApp(createServices).request("/health", { headers: { authorization: `Bearer ${env.READ_TOKEN}` } }, env)).json()) as { status: string; problems: string[] };
     expect(health.status).toBe("degraded");
     expect(health.problems).toContainEqual(expect.stringMatching(/^direct_insert: failing \(last at \S+: .+\); the minute drain stores the buffered batches$/));
 

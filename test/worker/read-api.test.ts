@@ -94,6 +94,14 @@ describe("read API parameters", () => {
     ["series?event_name=a&percentiles=50&property=d&from=2026-01-01&to=2026-01-07&moving_average=48", "from"],
     ["checks?from=2026-01-01&to=2026-02-05", "from"],
     ["checks?limit=0", "limit"],
+    // Unusable values are a 400, never a 500: NUL cannot reach PostgreSQL, a word is not a number.
+    ["summary?event_name=%00", "event_name"],
+    ["summary?category=a%00b", "category"],
+    ["series?event_name=a%01&interval=hour", "event_name"],
+    ["series?event_name=a&percentiles=50&property=%00", "property"],
+    ["checks?limit=abc", "limit"],
+    ["realtime?limit=0", "limit"],
+    ["realtime?limit=1001", "limit"],
   ];
 
   it.each(cases)("GET /%s → 400 naming %s", async (path, param) => {
@@ -102,6 +110,14 @@ describe("read API parameters", () => {
     const body = (await response.json()) as ErrorBody;
     expect(body.error.code).toBe("invalid_parameter");
     expect(body.error.message.startsWith(`${param}: `)).toBe(true);
+  });
+
+  it.each([
+    ["checks?limit=abc", "limit: must be a whole number"],
+    ["summary?event_name=%00", "event_name: must not contain control characters (such as NUL)"],
+  ])("GET /%s names the actual problem", async (path, message) => {
+    const response = await SELF.fetch(`${BASE}/${path}`, { headers: AUTH });
+    expect(((await response.json()) as ErrorBody).error.message).toBe(message);
   });
 
   it("accepts the same parameters within the limits (31 days hourly, 7 days of percentiles)", async () => {

@@ -75,8 +75,8 @@ describe("cacheControl", () => {
   const range = (from: string, to: string) => ({ from: at(from), to: at(to) });
   it.each([
     [false, range("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"), "no-store"],
-    [true, range("2026-11-25T00:00:00Z", "2026-11-26T00:00:00Z"), "public, max-age=300"],
-    [true, range("2026-11-01T00:00:00Z", "2026-11-18T00:00:00Z"), "public, max-age=86400"],
+    [true, range("2026-11-25T00:00:00Z", "2026-11-26T00:00:00Z"), "private, max-age=300"],
+    [true, range("2026-11-01T00:00:00Z", "2026-11-18T00:00:00Z"), "private, max-age=86400"],
   ] as const)("clean=%s %j → %s", (clean, r, expected) => {
     expect(cacheControl(clean, r, NOW)).toBe(expected);
   });

@@ -339,7 +339,7 @@ for (const tier of TIERS) {
           expect(body.rows).toEqual(expectedSummary(view(HOUR, now), from, to));
           expect(body.rows.every((r) => r.complete)).toBe(true);
           expect(body.complete).toBe(true);
-          expect(cache).toBe("public, max-age=300");
+          expect(cache).toBe("private, max-age=300");
           expect(vary).toBe("Authorization");
         },
       );
@@ -409,7 +409,7 @@ for (const tier of TIERS) {
       });
       await ask<{ complete: boolean }>(`summary?from=${iso(clock.lateHour + HOUR)}&to=${iso(clock.lateHour + 6 * HOUR)}`, ({ body, cache }) => {
         expect(body.complete).toBe(true);
-        expect(cache).toBe("public, max-age=300");
+        expect(cache).toBe("private, max-age=300");
       });
       await ask<{ rows: Row[] }>(`summary?interval=day&from=${iso(clock.start)}`, ({ body }, now) => {
         const v = view(DAY, now);
@@ -443,7 +443,7 @@ for (const tier of TIERS) {
       });
       await ask<{ complete: boolean }>(`summary?interval=day&from=${iso(clock.start)}&to=${iso(clock.start + 2 * DAY)}`, ({ cache, body }) => {
         expect(body.complete).toBe(true);
-        expect(cache).toBe("public, max-age=300");
+        expect(cache).toBe("private, max-age=300");
       });
     });
 
@@ -486,7 +486,7 @@ for (const tier of TIERS) {
         const want = expectedSeries(view(HOUR, now), "signup", clock.start, clock.h0);
         expect(body.points).toEqual(want);
         expect(want.filter((p) => p.event_count === 0).length).toBeGreaterThan(want.length / 2);
-        expect(cache).toBe("public, max-age=300");
+        expect(cache).toBe("private, max-age=300");
       });
       // Daily, moving average over 2 days: the day before `from` is read for the first point.
       await ask<Series>(`series?event_name=page_view&interval=day&from=${iso(clock.start + DAY)}&moving_average=2`, ({ body }, now) => {
@@ -556,7 +556,7 @@ for (const tier of TIERS) {
           expect(body.rows).toEqual(expectedPopularAssetTypes(all, new Date(clock.start), new Date(clock.start + 2 * DAY), 10));
           expect(body.rows.length).toBe(ASSET_TYPES.length);
           expect(body.complete).toBe(true);
-          expect(cache).toBe("public, max-age=300");
+          expect(cache).toBe("private, max-age=300");
         },
       );
       // The default range is the last 7 days.
