@@ -38,21 +38,35 @@ export function figure(key: string, label: string): { el: HTMLElement; set(text:
 }
 
 /**
- * A data table with a caption; `rows` are cell texts. Wrapped in a focusable region that scrolls
- * sideways on narrow screens (keyboard users can scroll it too).
+ * A data table with a caption, inside a focusable region that scrolls sideways on narrow screens.
+ * `update` replaces the rows in place: the region (and a keyboard user's focus on it) stays put
+ * across refreshes.
  */
-export function table(key: string, caption: string, headers: string[], rows: Array<Array<string | number>>, numeric: boolean[] = []): HTMLElement {
-  return scroller(caption, h(
+export function tableView(key: string, headers: string[], numeric: boolean[] = []): { el: HTMLElement; update(caption: string, rows: Array<Array<string | number>>): void } {
+  const caption = h("caption");
+  const body = h("tbody");
+  const el = scroller("", h(
     "table",
     { "data-table": key },
-    h("caption", {}, caption),
+    caption,
     h("thead", {}, h("tr", {}, ...headers.map((name, i) => h("th", { scope: "col", class: numeric[i] ? "num" : null }, name)))),
-    h(
-      "tbody",
-      {},
-      ...rows.map((cells) => h("tr", {}, ...cells.map((cell, i) => (i === 0 ? h("th", { scope: "row" }, cell) : h("td", { class: numeric[i] ? "num" : null }, cell))))),
-    ),
+    body,
   ));
+  return {
+    el,
+    update(text, rows) {
+      caption.textContent = text;
+      el.setAttribute("aria-label", text);
+      fill(body, ...rows.map((cells) => h("tr", {}, ...cells.map((cell, i) => (i === 0 ? h("th", { scope: "row" }, cell) : h("td", { class: numeric[i] ? "num" : null }, cell))))));
+    },
+  };
+}
+
+/** A data table built once (see `tableView`). */
+export function table(key: string, caption: string, headers: string[], rows: Array<Array<string | number>>, numeric: boolean[] = []): HTMLElement {
+  const view = tableView(key, headers, numeric);
+  view.update(caption, rows);
+  return view.el;
 }
 
 /** A keyboard-scrollable region around a wide element. */

@@ -38,7 +38,8 @@ function signIn(message = ""): void {
   const status = h("p", { class: "panel-status error", role: "alert" }, message);
   const form = h(
     "form",
-    { class: "signin", "aria-labelledby": "signin-title" },
+    // POST with no action: even if the script failed, a submit would never put the token in a URL.
+    { class: "signin", method: "post", "aria-labelledby": "signin-title" },
     h("h2", { id: "signin-title" }, "Sign in"),
     h("p", {}, "Paste the read token (READ_TOKEN; npm run dev prints it). It stays in this tab's session storage until you sign out or close the tab, and is sent only to this worker in the Authorization header."),
     field("Read token", input),

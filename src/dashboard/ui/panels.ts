@@ -1,7 +1,7 @@
 /** The dashboard's panels. Each one renders into its own <section> and refreshes itself in place. */
 import { explain, get, url, type Params } from "./api";
 import { COLORS, chart, secs } from "./chart";
-import { bytes, field, figure, fill, fmt, h, millis, round2, scroller, select, table, when } from "./dom";
+import { bytes, field, figure, fill, fmt, h, millis, round2, scroller, select, table, tableView, when } from "./dom";
 
 export interface Panel {
   section: HTMLElement;
@@ -70,10 +70,10 @@ export function livePanel(): Panel {
   const sessions = figure("live.sessions", "Active sessions, last 5 minutes");
   const users = figure("live.users", "Unique users, last 60 minutes (estimate)");
   const perMinute = chart("Events per minute over the last hour", [{ label: "Events per minute", color: COLORS.blue, kind: "bars" }], { height: 180 });
-  const names = h("div", { class: "half" });
-  const categories = h("div", { class: "half" });
+  const names = tableView("live.names", ["Event name", "Events"], [false, true]);
+  const categories = tableView("live.categories", ["Category", "Events"], [false, true]);
   const updated = h("p", { class: "updated" });
-  fill(f.body, h("dl", { class: "figures" }, events.el, sessions.el, users.el), perMinute.el, h("div", { class: "pair" }, names, categories), updated);
+  fill(f.body, h("dl", { class: "figures" }, events.el, sessions.el, users.el), perMinute.el, h("div", { class: "pair" }, names.el, categories.el), updated);
 
   const refresh = () =>
     guarded(f, async () => {
@@ -90,8 +90,8 @@ export function livePanel(): Panel {
         `${fmt(minutes.points.reduce((n, p) => n + p.event_count, 0))} events over the last ${minutes.points.length} minutes.`,
         [secs(minutes.points[0]!.minute), secs(minutes.points[minutes.points.length - 1]!.minute) + 60],
       );
-      fill(names, table("live.names", "Top event names", ["Event name", "Events"], top(rt.by_event_name).map((r) => [r.event_name, fmt(r.event_count)]), [false, true]));
-      fill(categories, table("live.categories", "Top categories", ["Category", "Events"], top(rt.by_category).map((r) => [r.category, fmt(r.event_count)]), [false, true]));
+      names.update("Top event names", top(rt.by_event_name).map((r) => [r.event_name, fmt(r.event_count)]));
+      categories.update("Top categories", top(rt.by_category).map((r) => [r.category, fmt(r.event_count)]));
       updated.textContent = `Updated ${when(rt.to).replace(" UTC", "")}:${rt.to.slice(17, 19)} UTC`;
       if (rt.event_count === 0) f.say("No events in the last hour yet. Add the tracker to a page (see Install below) or send one with curl; it shows up here within seconds.", "empty");
       else f.say("");
@@ -437,26 +437,27 @@ export function healthPanel(): Panel {
     { label: "PostgreSQL insert p50", color: COLORS.orange, kind: "line" },
     { label: "PostgreSQL insert p99", color: COLORS.orange, kind: "dashed" },
   ], { yLabel: "ms", continuous: true });
-  const latencyTable = h("div");
-  fill(latency.body, latencyChart.el, latencyTable);
+  const latencyTable = tableView("health.latency", ["Measured step", "Measurements", "p50", "p99"], [false, true, true, true]);
+  fill(latency.body, latencyChart.el, latencyTable.el);
   const consistencyChart = chart("Scopes compared per checked hour, by outcome", [
     { label: "Hour matched", color: COLORS.green, kind: "bars" },
     { label: "Hour healed (rollup rebuilt)", color: COLORS.orange, kind: "bars" },
     { label: "Hour drifting", color: COLORS.red, kind: "bars" },
   ]);
-  const consistencyTable = h("div");
-  fill(consistency.body, consistencyChart.el, consistencyTable);
+  const driftTable = tableView("health.drifting", ["Hour", "Scope", "Redis", "Raw", "Rollup", "Drift", "Action"], [false, false, true, true, true, true, false]);
+  const noDrift = h("p", { "data-figure": "health.drifting" });
+  fill(consistency.body, consistencyChart.el, noDrift, driftTable.el);
   const dbSize = figure("health.database", "Database size");
   const ratio = figure("health.compression", "Compression ratio");
   const storageChart = chart("Raw event storage per day", [{ label: "Size of the day's raw events", color: COLORS.purple, kind: "bars" }], { height: 160, continuous: true, yFormat: bytes });
-  const storageTable = h("div");
-  fill(storage.body, h("dl", { class: "figures" }, dbSize.el, ratio.el), storageChart.el, storageTable);
+  const storageTable = tableView("health.storage", ["Day", "Size", "Compressed"], [false, true, false]);
+  fill(storage.body, h("dl", { class: "figures" }, dbSize.el, ratio.el), storageChart.el, storageTable.el);
   const jobsChart = chart("Cron runs and failures per hour", [
     { label: "Failed runs", color: COLORS.red, kind: "bars" },
     { label: "Runs", color: COLORS.grey, kind: "line" },
   ], { height: 160 });
-  const jobsTable = h("div");
-  fill(jobs.body, jobsChart.el, jobsTable);
+  const jobsTable = tableView("health.jobs", ["Job", "Runs", "OK", "Failed", "Skipped", "Latest run", "Latest failure"], [false, true, true, true, true, false, false]);
+  fill(jobs.body, jobsChart.el, jobsTable.el);
   const storesLine = h("p", { "data-figure": "health.stores" });
   fill(stores.body, storesLine);
   fill(f.body, stores.el, buffer.el, latency.el, consistency.el, storage.el, jobs.el);
@@ -494,17 +495,17 @@ export function healthPanel(): Panel {
         const buckets = [...new Set(l.points.map((p) => p.bucket))].sort();
         const pick = (metric: string, key: "p50" | "p99") => buckets.map((b) => l.points.find((p) => p.bucket === b && p.metric === metric)?.[key] ?? null);
         latencyChart.update(buckets.map(secs), [pick("redis_ingest", "p50"), pick("redis_ingest", "p99"), pick("postgres_insert", "p50"), pick("postgres_insert", "p99")], `Latency over ${buckets.length} hours with measurements.`, [secs(l.from), secs(l.to)]);
-        fill(latencyTable, table("health.latency", "Per step and read endpoint over the last 24 hours", ["Measured step", "Measurements", "p50", "p99"],
-          l.metrics.map((m) => [metricName(m.metric), fmt(m.count), millis(m.p50), millis(m.p99)]), [false, true, true, true]));
+        latencyTable.update("Per step and read endpoint over the last 24 hours", l.metrics.map((m) => [metricName(m.metric), fmt(m.count), millis(m.p50), millis(m.p99)]));
         latency.say(l.metrics.length === 0 ? "No measurements yet: they are written with the next insert the worker sends, a few seconds after events arrive." : "", l.metrics.length === 0 ? "empty" : "info");
       }),
       run(consistency, async () => {
         const c = await read<Consistency>("/migration/consistency", { from: new Date(Date.now() - 7 * DAY).toISOString() });
         consistencyChart.update(c.hours.map((x) => secs(x.hour)), (["match", "healed", "drift"] as const).map((state) => c.hours.map((x) => (x.state === state ? x.compared : null))),
           `${c.hours.length} checked hours: ${c.hours.filter((x) => x.state === "match").length} matched, ${c.hours.filter((x) => x.state === "healed").length} healed, ${c.hours.filter((x) => x.state === "drift").length} drifting.`, [secs(c.from), secs(c.to)]);
-        fill(consistencyTable, c.drifting.length === 0 ? h("p", { "data-figure": "health.drifting" }, c.hours.length ? "No drifting hour: every check matched." : "") :
-          table("health.drifting", "Drifting hours (latest check of each scope)", ["Hour", "Scope", "Redis", "Raw", "Rollup", "Drift", "Action"],
-            c.drifting.map((d) => [when(d.hour), d.scope, d.redis_count === null ? "–" : fmt(d.redis_count), fmt(d.raw_count), fmt(d.rollup_count), fmt(d.drift), d.action ?? "–"]), [false, false, true, true, true, true, false]));
+        noDrift.textContent = c.drifting.length === 0 && c.hours.length ? "No drifting hour: every check matched." : "";
+        driftTable.el.hidden = c.drifting.length === 0;
+        driftTable.update(`Drifting hours (latest check of each scope)${c.truncated ? ": the first 500" : ""}`,
+          c.drifting.map((d) => [when(d.hour), d.scope, d.redis_count === null ? "–" : fmt(d.redis_count), fmt(d.raw_count), fmt(d.rollup_count), fmt(d.drift), d.action ?? "–"]));
         consistency.say(c.hours.length === 0 ? "No hour checked yet: the hourly job compares every closed hour that Redis still holds." : "", c.hours.length === 0 ? "empty" : "info");
       }),
       run(storage, async () => {
@@ -513,16 +514,15 @@ export function healthPanel(): Panel {
         ratio.set(s.compression.available ? (s.compression.ratio === null ? "no compressed day yet" : `${s.compression.ratio}×`) : s.compression.reason);
         storageChart.update(s.days.map((d) => secs(`${d.day}T00:00:00Z`)), [s.days.map((d) => d.bytes)], `${s.days.length} days stored, tier ${s.tier}.`,
           s.days.length ? [secs(`${s.days[0]!.day}T00:00:00Z`), secs(`${s.days[s.days.length - 1]!.day}T00:00:00Z`) + 86_400] : undefined);
-        fill(storageTable, table("health.storage", `Raw events per day (tier ${s.tier ?? "unknown"})`, ["Day", "Size", "Compressed"], s.days.map((d) => [d.day, bytes(d.bytes), d.compressed ? "yes" : "no"]), [false, true, false]));
+        storageTable.update(`Raw events per day (tier ${s.tier ?? "unknown"})`, s.days.map((d) => [d.day, bytes(d.bytes), d.compressed ? "yes" : "no"]));
       }),
       run(jobs, async () => {
         const j = await read<Jobs>("/migration/jobs", { interval: "hour" });
         const buckets = [...new Set(j.points.map((p) => p.bucket))].sort();
         const sum = (b: string, key: "runs" | "errors") => j.points.filter((p) => p.bucket === b).reduce((n, p) => n + p[key], 0);
         jobsChart.update(buckets.map(secs), [buckets.map((b) => sum(b, "errors")), buckets.map((b) => sum(b, "runs"))], `${j.jobs.reduce((n, x) => n + x.runs, 0)} runs in ${buckets.length} hours.`, [secs(j.from), secs(j.to)]);
-        fill(jobsTable, table("health.jobs", "Runs per job over the last 24 hours", ["Job", "Runs", "OK", "Failed", "Skipped", "Latest run", "Latest failure"],
-          j.jobs.map((x) => [x.job, fmt(x.runs), fmt(x.ok), fmt(x.errors), fmt(x.skipped), x.last_run ? `${when(x.last_run.started_at)} ${x.last_run.outcome}` : "–",
-            x.last_error ? `${when(x.last_error.at)}: ${x.last_error.message ?? ""}` : "none"]), [false, true, true, true, true, false, false]));
+        jobsTable.update("Runs per job over the last 24 hours", j.jobs.map((x) => [x.job, fmt(x.runs), fmt(x.ok), fmt(x.errors), fmt(x.skipped), x.last_run ? `${when(x.last_run.started_at)} ${x.last_run.outcome}` : "–",
+          x.last_error ? `${when(x.last_error.at)}: ${x.last_error.message ?? ""}` : "none"]));
         jobs.say(j.jobs.length === 0 ? "No cron run recorded in the last 24 hours. `npm run dev` fires them every minute; in production the Cron Triggers do." : "", j.jobs.length === 0 ? "empty" : "info");
       }),
     ]);
