@@ -313,6 +313,14 @@ describe("dashboard (headless Chromium, wrangler dev, Redis, PostgreSQL)", () =>
       await postEvents(stack!.baseUrl, WRITE_KEY, Array.from({ length: 29 }, () => ({ event_id: crypto.randomUUID(), event_name: name, category: "e2e", timestamp: Date.now(), user_id: "u-live", session_id: "s-live", properties: {} })));
       await page.locator('[data-table="live.names"]', { hasText: name }).waitFor({ timeout: 15_000 - (Date.now() - accepted) });
       expect(Date.now() - accepted).toBeLessThan(15_000);
+
+      // The install panel's working example: the real tracker, loaded into the page, sends one.
+      await page.getByLabel("Write key").fill(WRITE_KEY);
+      await page.getByRole("button", { name: "Send a test event" }).click();
+      await expect.poll(() => page.locator("#try-outcome").innerText(), { timeout: 10_000 }).toContain("accepted a dashboard_try event");
+      const sent = Date.now();
+      await page.locator('[data-table="live.names"]', { hasText: "dashboard_try" }).waitFor({ timeout: 15_000 });
+      expect(Date.now() - sent).toBeLessThan(15_000);
       expect(errors).toEqual([]);
     } finally {
       await context.close();

@@ -551,12 +551,63 @@ analytics.flush();               // send now instead of within a few seconds`;
     const copy = h("button", { type: "button", onclick: () => void navigator.clipboard?.writeText(text).then(() => (done.textContent = "Copied."), () => (done.textContent = "Select the text and copy it.")) }, `Copy ${label.toLowerCase()}`);
     return h("div", { class: "code" }, h("h3", {}, label), pre, copy, done);
   };
+  // Try it here: the real /tracker.js, loaded into this page, sends one event with your key.
+  const key = h("input", { type: "text", name: "try-write-key", autocomplete: "off", spellcheck: "false" });
+  const outcome = h("p", { class: "panel-status", id: "try-outcome", role: "status", "aria-live": "polite" });
+  const tryForm = h("form", { class: "controls", method: "post", "aria-label": "Try the tracker" }, field("Write key", key), h("button", { type: "submit" }, "Send a test event"));
+  tryForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void sendTestEvent(key.value.trim()).then((text) => (outcome.textContent = text));
+  });
   fill(
     f.body,
+    h("h3", {}, "Try it"),
+    h("p", { class: "note" }, 'Loads /tracker.js into this page and calls analytics.track("dashboard_try", "install"); the live panel above shows it within seconds.'),
+    tryForm,
+    outcome,
     code("Script tag", snippet, "snippet"),
     h("p", { class: "note" }, "Replace YOUR_WRITE_KEY with one of WRITE_KEYS (npm run dev prints the local one: dev-write-key). The page's origin must be in ALLOWED_ORIGINS."),
     code("Tracking events", example, "track"),
     code("Without the tracker (curl)", curl, "curl"),
   );
   return { section: f.section, refresh: async () => {} };
+}
+
+interface TrackerApi {
+  init(options: { writeKey: string }): void;
+  track(name: string, category: string, properties?: Record<string, unknown>): void;
+  flush(): Promise<void>;
+  stats(): { sent: number; rejected: number; dropped: number };
+}
+
+let trackerLoaded: Promise<TrackerApi> | null = null;
+
+/** The worker's own /tracker.js, loaded once (the CSP allows scripts from this origin only). */
+function loadTracker(): Promise<TrackerApi> {
+  return (trackerLoaded ??= new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = "/tracker.js";
+    script.onload = () => resolve((window as unknown as { analytics: TrackerApi }).analytics);
+    script.onerror = () => reject(new Error("could not load /tracker.js"));
+    document.head.append(script);
+  }));
+}
+
+/** Sends one event through the tracker; resolves to what happened, in words. */
+async function sendTestEvent(writeKey: string): Promise<string> {
+  if (!writeKey) return "Type a write key first (one of WRITE_KEYS; npm run dev uses dev-write-key).";
+  try {
+    const analytics = await loadTracker();
+    // The tracker keeps the key of its first init for the life of the page.
+    analytics.init({ writeKey });
+    const before = analytics.stats();
+    analytics.track("dashboard_try", "install", { source: "dashboard" });
+    await analytics.flush();
+    const after = analytics.stats();
+    if (after.sent > before.sent) return "Sent: the worker accepted a dashboard_try event (202). Watch the live panel.";
+    if (after.dropped > before.dropped) return "The worker refused the event: check the write key (one of WRITE_KEYS) and this origin in ALLOWED_ORIGINS, then reload the page to try again.";
+    return "Queued: the worker has not answered yet; the tracker keeps retrying in the background.";
+  } catch (error) {
+    return `The tracker could not be loaded: ${String(error)}`;
+  }
 }
