@@ -10,9 +10,9 @@ const RETRY_AFTER_SECONDS = 10;
 /**
  * Which store an error says is unreachable, or null when it is something else (a bug, a SQL error
  * on the data). The Neon driver wraps every failure in NeonDbError; a SQL error carries a SQLSTATE,
- * and only classes 08 (connection) and 57 (shutdown, cancel) mean "down". Any other error from a
- * read comes from the Upstash client (fetch failed, timeout, an error reply) or from the driver's
- * fetch.
+ * and only classes 08 (connection) and 57 (shutdown, cancel) mean "down". Otherwise an error whose
+ * text says the connection failed (fetch failed, network lost, refused, timed out) comes from the
+ * Upstash client; a Redis error reply (a bug) does not match and stays a 500.
  */
 export function unreachableStore(error: unknown): "redis" | "postgres" | null {
   if (error instanceof ApiError) return null;
@@ -23,7 +23,7 @@ export function unreachableStore(error: unknown): "redis" | "postgres" | null {
     if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return /^(08|57)/.test(code) ? "postgres" : null;
     return "postgres";
   }
-  if (/fetch failed|network|connect|timed? ?out|abort|socket|ECONN|upstash/i.test(`${String(name)} ${text}`)) return "redis";
+  if (/fetch failed|network|connect|reach|timed? ?out|abort|socket|ECONN/i.test(`${String(name)} ${text}`)) return "redis";
   return null;
 }
 
