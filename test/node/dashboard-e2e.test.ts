@@ -327,6 +327,33 @@ describe("dashboard (headless Chromium, wrangler dev, Redis, PostgreSQL)", () =>
     }
   });
 
+  test("empty answers say what to do instead of drawing a blank chart", async () => {
+    const { context, page, errors } = await openDashboard();
+    try {
+      await signIn(page);
+      await page.locator("select[name=overview-range]").selectOption("custom");
+      await page.locator("input[name=overview-from]").fill("2026-01-01");
+      await page.locator("input[name=overview-to]").fill("2026-01-08");
+      await page.locator("select[name=overview-interval]").selectOption("day");
+      await page.locator("#overview").getByRole("button", { name: "Show" }).click();
+      await expect.poll(() => page.locator("#overview").getAttribute("data-state")).toBe("empty");
+      expect(await page.locator("#overview .panel-status").innerText()).toContain("No events in this range");
+      expect(await figure(page, "overview.events")).toBe("0");
+
+      await page.locator("input[name=event-name]").fill("never_sent_event");
+      await page.locator("#drilldown").getByRole("button", { name: "Show" }).click();
+      await expect.poll(() => page.locator("#drilldown .panel-status").innerText()).toContain("No never_sent_event events in this range");
+
+      // A refused question is shown in words too (a percentile list the API does not take).
+      await page.locator("input[name=percentiles]").fill("50,abc");
+      await page.locator("#drilldown").getByRole("button", { name: "Show" }).click();
+      await expect.poll(() => page.locator("#drilldown .panel-status").innerText()).toContain("The question was refused (400): percentiles:");
+      expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   test("every control is reachable with the keyboard alone", async () => {
     const { context, page, errors } = await openDashboard();
     try {
