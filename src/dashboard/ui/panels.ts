@@ -1,5 +1,5 @@
 /** The dashboard's panels. Each one renders into its own <section> and refreshes itself in place. */
-import { explain, get, url, type Params } from "./api";
+import { explain, get, token, url, type Params } from "./api";
 import { COLORS, chart, secs } from "./chart";
 import { bytes, field, figure, fill, fmt, h, millis, round2, scroller, select, table, tableView, when } from "./dom";
 
@@ -475,7 +475,10 @@ export function healthPanel(): Panel {
     const read = reader(sources);
     await Promise.all([
       run(stores, async () => {
-        const response = await fetch("/health", { cache: "no-store" });
+        // With the token: a deployment that splits /health into a public and an operator view
+        // answers the operator view; without a split the header is ignored.
+        const bearer = token.get();
+        const response = await fetch("/health", { cache: "no-store", headers: bearer ? { authorization: `Bearer ${bearer}` } : {} });
         const body = (await response.json()) as { status?: string; redis?: { ok?: boolean }; postgres?: { ok?: boolean; tier?: string } };
         const words: string[] = [];
         if (body.redis?.ok === false) words.push("Redis is unreachable: live figures and the buffer cannot be read; ingestion stores events straight into PostgreSQL meanwhile.");
