@@ -87,7 +87,8 @@ async function main(): Promise<void> {
   const { database } = stack;
   const tierNote = `${database.tier}${database.embedded ? ", embedded" : ""} (${database.applied.length} migrations applied)`;
   log("ready:");
-  log(`  worker        ${stack.baseUrl}  (GET /health, POST /api/v1/analytics)`);
+  log(`  dashboard     ${stack.baseUrl}/  (open it; sign in with the read token below)`);
+  log(`  worker        ${stack.baseUrl}  (GET /health, POST /api/v1/analytics, GET /openapi.json)`);
   log(`  postgres      ${database.embedded ? database.url : redact(database.url)}  tier: ${tierNote}`);
   log(`  redis         ${stack.redisUrl}`);
   log(`  upstash REST  ${stack.upstash.url}  (bridge)`);

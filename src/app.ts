@@ -10,6 +10,9 @@ import { ANALYTICS_BASE_PATH, openApiDocument } from "./routes/openapi";
 import { read } from "./routes/read";
 import { ingest } from "./routes/ingest";
 import { tracker } from "./routes/tracker";
+import { dashboard } from "./routes/dashboard";
+import { migration } from "./routes/migration";
+import { observeReads } from "./routes/store-errors";
 import type { Services } from "./services";
 
 /** Hono environment shared by every route: Worker bindings plus per-request variables. */
@@ -37,10 +40,13 @@ export function createApp(servicesFor: ServicesFactory) {
   app.route("/health", health);
   // The read API: GET routes only, each with its own auth middleware, so the ingest route
   // (POST on the same base path) is untouched by it.
+  app.use(`${ANALYTICS_BASE_PATH}/*`, observeReads);
   app.route(ANALYTICS_BASE_PATH, read);
+  app.route(ANALYTICS_BASE_PATH, migration);
   app.get("/openapi.json", (c) => c.json(openApiDocument()));
   app.route("/api/v1/analytics", ingest);
   app.route("/tracker.js", tracker);
+  app.route("/", dashboard);
 
   app.notFound((c) => c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}`, retryable: false } }, 404));
 

@@ -7,6 +7,8 @@ import { readHealthStatus, type HealthStatus } from "./storage/cron-store";
 import { PostgresStore, type EventStore } from "./storage/postgres-store";
 import { RedisIngestStore, type IngestRedis } from "./storage/redis-store";
 import { isTier, type Tier } from "./storage/tier";
+import { METRICS } from "./metrics/latency";
+import { measuredIngestRedis, measuredSql } from "./metrics/piggyback";
 
 /** Everything a request handler may use, built once per `env` from the configuration. */
 export interface Services {
@@ -43,13 +45,16 @@ export function createServices(env: Env): Services {
   if (cached) return cached;
   const config = loadConfig(env);
   const redis = createRedisClient(config);
-  const sql = createSqlClient(config);
-  const postgres = new PostgresStore(sql);
+  // Latency measurements ride along with statements sent anyway (src/metrics/piggyback.ts): the
+  // request path's own insert is timed as postgres_insert, the drain's (clients.sql) as drain_insert.
+  const baseSql = createSqlClient(config);
+  const sql = measuredSql(baseSql, METRICS.drainInsert);
+  const postgres = new PostgresStore(measuredSql(baseSql, METRICS.postgresInsert));
   const buffer = new RedisBufferStore(redis, config.REDIS_KEY_PREFIX);
   const services: Services = {
     config,
     clients: { redis, sql },
-    ingestRedis: new RedisIngestStore(redis, config.REDIS_KEY_PREFIX),
+    ingestRedis: measuredIngestRedis(new RedisIngestStore(redis, config.REDIS_KEY_PREFIX)),
     events: postgres,
     probes: {
       redis: () => buffer.stats(),

@@ -54,7 +54,8 @@ export interface DevStackOptions {
    * Extra `--var`s for the Worker (WRITE_KEYS, READ_TOKEN, ALLOWED_ORIGINS, INGEST_MODE,
    * ANALYTICS_DB_TIER, REDIS_KEY_PREFIX, …), applied over the stack's own. ANALYTICS_DB_TIER is
    * also the tier requested from the migrations (default `auto`).
-   * Defaults: WRITE_KEYS=dev-write-key, READ_TOKEN=dev-read-token-change-me.
+   * Defaults: WRITE_KEYS=dev-write-key, READ_TOKEN=dev-read-token-change-me. An empty value leaves
+   * the variable unset.
    */
   vars?: Record<string, string>;
   /** Fire the Cron Triggers of wrangler.toml at the start of each matching UTC minute. @default false */
@@ -440,7 +441,8 @@ function startWrangler(
 ): WranglerProcess {
   const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--test-scheduled"];
   if (inspectorPort !== undefined) args.push("--inspector-port", String(inspectorPort));
-  for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
+  // An empty value leaves the variable unset (e.g. READ_TOKEN: "" for a deployment without one).
+  for (const [name, value] of Object.entries(vars)) if (value !== "") args.push("--var", `${name}:${value}`);
   // Its own process group: killing npx alone leaves workerd running, so we kill the group.
   // Piped (its last lines explain a failed start), and passed through unless quiet, in colour
   // when this process writes to a terminal.

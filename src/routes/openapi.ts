@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { AppEnv } from "../app";
 import { BatchBodySchema, IngestResultSchema } from "../domain/event-schema";
 import { ErrorResponseSchema } from "../domain/read-params";
+import { migration } from "./migration";
 import { read } from "./read";
 
 /** Where the read API and the ingest route are mounted (src/app.ts). */
@@ -20,6 +21,7 @@ function buildDocument() {
   // A documentation-only app: mounting `read` copies its route definitions under the base path.
   const spec = new OpenAPIHono<AppEnv>();
   spec.route(ANALYTICS_BASE_PATH, read);
+  spec.route(ANALYTICS_BASE_PATH, migration);
   spec.openAPIRegistry.registerPath({
     method: "post",
     path: ANALYTICS_BASE_PATH,
@@ -57,6 +59,7 @@ function buildDocument() {
     tags: [
       { name: "ingest", description: "Event ingestion (write key)." },
       { name: "read", description: "Dashboard reads (bearer READ_TOKEN)." },
+      { name: "migration", description: "Migration health and the live series, for the dashboard (bearer READ_TOKEN)." },
     ],
   });
 }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedTimescale } from "../../scripts/lib/embedded-postgres";
 import { migrate } from "../../scripts/lib/migrator";
 import * as q from "../../src/storage/sql";
+import { STORAGE_STATEMENT, type StorageDoc } from "../../src/storage/migration-store";
 import type { Tier } from "../../src/storage/tier";
 import type { EventRow } from "../../src/domain/event";
 import { createTestDatabase } from "../support/postgres";
@@ -279,6 +280,22 @@ describe.each(targets)("tier $tier", ({ tier, open }) => {
       expect(count.rows[0].n).toBe(stored.length);
     });
   }
+
+  it("reports storage per day, and the compression ratio only where chunks are compressed", async () => {
+    const [{ doc }] = (await client.query<{ doc: StorageDoc }>(STORAGE_STATEMENT.text)).rows as [{ doc: StorageDoc }];
+    expect(doc.tier).toBe(tier);
+    expect(doc.database_bytes).toBeGreaterThan(0);
+    const days = new Set(stored.map((e) => e.time.slice(0, 10)));
+    for (const day of days) expect(doc.days.find((d) => d.day === day)?.bytes, day).toBeGreaterThan(0);
+    if (tier === "timescale") {
+      expect(doc.compression!.chunks).toBeGreaterThan(0);
+      expect(doc.compression!.before_bytes).toBeGreaterThan(doc.compression!.after_bytes);
+      expect(doc.days.filter((d) => d.compressed)).toHaveLength(doc.compression!.chunks);
+    } else {
+      expect(doc.compression).toBeNull();
+      expect(doc.days.every((d) => !d.compressed)).toBe(true);
+    }
+  });
 
   it("retention drops old raw data and keeps every rollup, even when refreshed again", async () => {
     // The old events were never rolled up: retention brings the rollups up to date before dropping.

@@ -1,0 +1,58 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../app";
+import { ApiError } from "../errors";
+import { errorSummary, logEvent } from "../log";
+import { METRICS, isolateLatency } from "../metrics/latency";
+
+/** How long a dashboard should wait before asking again after a store was unreachable. */
+const RETRY_AFTER_SECONDS = 10;
+
+/**
+ * Which store an error says is unreachable, or null when it is something else (a bug, a SQL error
+ * on the data). The Neon driver wraps every failure in NeonDbError; a SQL error carries a SQLSTATE,
+ * and only classes 08 (connection) and 57 (shutdown, cancel) mean "down". Otherwise an error whose
+ * text says the connection failed (fetch failed, network lost, refused, timed out) comes from the
+ * Upstash client; a Redis error reply (a bug) does not match and stays a 500.
+ */
+export function unreachableStore(error: unknown): "redis" | "postgres" | null {
+  if (error instanceof ApiError) return null;
+  const name = (error as { name?: unknown } | null)?.name;
+  const code = (error as { code?: unknown } | null)?.code;
+  const text = error instanceof Error ? error.message : String(error);
+  if (name === "NeonDbError") {
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return /^(08|57)/.test(code) ? "postgres" : null;
+    return "postgres";
+  }
+  if (/fetch failed|network|connect|reach|timed? ?out|abort|socket|ECONN/i.test(`${String(name)} ${text}`)) return "redis";
+  return null;
+}
+
+/** The read API's answer when a store does not answer: 503 storage_unavailable, in words. */
+export function storageUnavailable(store: "redis" | "postgres", cause: unknown): ApiError {
+  const what = store === "redis" ? "Redis (the live counters and the buffer)" : "PostgreSQL (the stored events, rollups and checks)";
+  return new ApiError(503, "storage_unavailable", `${what} did not answer, so this read cannot be served right now.`, {
+    retryAfterSeconds: RETRY_AFTER_SECONDS,
+    details: { store },
+    cause,
+  });
+}
+
+/**
+ * Around every read route (GET under /api/v1/analytics): times each successful answer as
+ * `read:<path>` (kept in memory and written with the next insert; see src/metrics), and turns an
+ * unreachable store into 503 storage_unavailable instead of a 500.
+ */
+export const observeReads: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.method !== "GET") return next();
+  const started = performance.now();
+  await next();
+  if (c.error) {
+    const store = unreachableStore(c.error);
+    if (store) {
+      logEvent("warn", "read_store_unreachable", { store, path: c.req.path, error: errorSummary(c.error) });
+      c.res = storageUnavailable(store, c.error).getResponse();
+    }
+    return;
+  }
+  if (c.res.status === 200) isolateLatency.record(METRICS.read(c.req.path), performance.now() - started);
+};
