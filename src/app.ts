@@ -9,6 +9,7 @@ import { health } from "./routes/health";
 import { ANALYTICS_BASE_PATH, openApiDocument } from "./routes/openapi";
 import { read } from "./routes/read";
 import { ingest } from "./routes/ingest";
+import { importRoute } from "./routes/import";
 import { tracker } from "./routes/tracker";
 import type { Services } from "./services";
 
@@ -40,6 +41,7 @@ export function createApp(servicesFor: ServicesFactory) {
   app.route(ANALYTICS_BASE_PATH, read);
   app.get("/openapi.json", (c) => c.json(openApiDocument()));
   app.route("/api/v1/analytics", ingest);
+  app.route("/api/v1/import", importRoute);
   app.route("/tracker.js", tracker);
 
   app.notFound((c) => c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}`, retryable: false } }, 404));

@@ -55,6 +55,12 @@ export const ConfigSchema = z.object({
    * @default "*"
    */
   ALLOWED_ORIGINS: commaList.default(["*"]),
+  /**
+   * Server keys for `POST /api/v1/import` (historical events), comma-separated (a secret).
+   * Separate from WRITE_KEYS; never accepted from a browser origin.
+   * @default "" (the import endpoint answers 401)
+   */
+  IMPORT_KEYS: commaList.default([]),
   /** Bearer token for the read API (a secret). Unset: the read API answers 401. */
   READ_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   /**
