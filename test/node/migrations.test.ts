@@ -45,10 +45,12 @@ const filesFor = async (tier: Tier) =>
   (await loadMigrations()).filter((f) => f.tiers.includes(tier)).map((f) => f.file);
 
 describe("migration files", () => {
-  it("give every tier one file per version, 0000 to 0007", async () => {
-    for (const tier of ["timescale", "timescale-apache", "postgres"] as const) {
-      expect((await filesFor(tier)).map((f) => f.slice(0, 4))).toEqual(["0000", "0001", "0002", "0003", "0004", "0005", "0006", "0007"]);
-    }
+  it("give every tier one file per version, the same versions, 0000 to 0007 first", async () => {
+    const versions = async (tier: "timescale" | "timescale-apache" | "postgres") => (await filesFor(tier)).map((f) => f.slice(0, 4));
+    const postgres = await versions("postgres");
+    expect(postgres.slice(0, 8)).toEqual(["0000", "0001", "0002", "0003", "0004", "0005", "0006", "0007"]);
+    expect(new Set(postgres).size).toBe(postgres.length);
+    for (const tier of ["timescale", "timescale-apache"] as const) expect(await versions(tier)).toEqual(postgres);
   });
 });
 
