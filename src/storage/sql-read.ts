@@ -65,8 +65,8 @@ function dirty(granularity: Interval): string {
  * legacy hours' uniques (the legacy system kept no finer data).
  */
 function importedHourly(width: string, nameFilter: string): string {
-  return `SELECT date_bin(${width}, i.bucket, ${ORIGIN}), i.event_name, i.category,
-         sum(i.event_count), sum(i.unique_users), sum(i.unique_sessions), true
+  return `SELECT date_bin(${width}, i.bucket, ${ORIGIN}) AS bucket, i.event_name, i.category,
+         sum(i.event_count) AS event_count, sum(i.unique_users) AS unique_users, sum(i.unique_sessions) AS unique_sessions, true AS imported
   FROM analytics_imported_hourly i, b
   WHERE i.bucket >= b.from_ts AND i.bucket < b.to_ts AND ${nameFilter}
   GROUP BY 1, 2, 3`;
@@ -102,25 +102,29 @@ export function summary(
 ): SqlStatement {
   const w = WIDTH[interval];
   return {
-    text: `WITH ${bounds(w, ROLLUP[interval])}, ${dirty(interval)}, data AS (
-  SELECT u.bucket, u.event_name, u.category, sum(u.event_count)::bigint AS event_count,
-    sum(u.unique_users)::bigint AS unique_users, sum(u.unique_sessions)::bigint AS unique_sessions, bool_or(u.imported) AS imported
-  FROM (
-  SELECT r.bucket, r.event_name, r.category, r.event_count, r.unique_users, r.unique_sessions, false AS imported
+    text: `WITH ${bounds(w, ROLLUP[interval])}, ${dirty(interval)}, cur AS (
+  SELECT r.bucket, r.event_name, r.category, r.event_count, r.unique_users, r.unique_sessions
   FROM ${ROLLUP[interval]} r, b
   WHERE r.bucket >= b.from_ts AND r.bucket < least(b.to_ts, b.raw_from)
     AND ($3::text IS NULL OR r.event_name = $3::text) AND ($4::text IS NULL OR r.category = $4::text)
   UNION ALL
   SELECT date_bin(${w}, e.time, ${ORIGIN}), e.event_name, e.category,
-         count(*), count(DISTINCT e.user_id), count(DISTINCT e.session_id), false
+         count(*), count(DISTINCT e.user_id), count(DISTINCT e.session_id)
   FROM analytics_events_ts e, b
   WHERE e.time >= greatest(b.from_ts, b.raw_from) AND e.time < b.to_ts
     AND ($3::text IS NULL OR e.event_name = $3::text) AND ($4::text IS NULL OR e.category = $4::text)
   GROUP BY 1, 2, 3
-  UNION ALL
+), imp AS (
   ${importedHourly(w, "($3::text IS NULL OR i.event_name = $3::text) AND ($4::text IS NULL OR i.category = $4::text)")}
-  ) u
-  GROUP BY 1, 2, 3
+), data AS (
+  -- A full join rather than a regrouping of every row: the imported side is small (usually empty).
+  SELECT coalesce(c.bucket, i.bucket) AS bucket, coalesce(c.event_name, i.event_name) AS event_name,
+    coalesce(c.category, i.category) AS category,
+    (coalesce(c.event_count, 0) + coalesce(i.event_count, 0))::bigint AS event_count,
+    (coalesce(c.unique_users, 0) + coalesce(i.unique_users, 0))::bigint AS unique_users,
+    (coalesce(c.unique_sessions, 0) + coalesce(i.unique_sessions, 0))::bigint AS unique_sessions,
+    i.bucket IS NOT NULL AS imported
+  FROM cur c FULL JOIN imp i ON c.bucket = i.bucket AND c.event_name = i.event_name AND c.category = i.category
 )
 SELECT (b.to_ts <= b.open_bucket AND NOT EXISTS (SELECT 1 FROM dirty)) AS clean,
   ${iso("x.bucket")} AS bucket, x.event_name, x.category,
