@@ -9,6 +9,7 @@ import { health } from "./routes/health";
 import { ANALYTICS_BASE_PATH, openApiDocument } from "./routes/openapi";
 import { read } from "./routes/read";
 import { ingest } from "./routes/ingest";
+import { importRoute } from "./routes/import";
 import { tracker } from "./routes/tracker";
 import { dashboard } from "./routes/dashboard";
 import { migration } from "./routes/migration";
@@ -45,6 +46,7 @@ export function createApp(servicesFor: ServicesFactory) {
   app.route(ANALYTICS_BASE_PATH, migration);
   app.get("/openapi.json", (c) => c.json(openApiDocument()));
   app.route("/api/v1/analytics", ingest);
+  app.route("/api/v1/import", importRoute);
   app.route("/tracker.js", tracker);
   app.route("/", dashboard);
 

@@ -64,6 +64,12 @@ export const ConfigSchema = z.object({
    */
   ALLOWED_ORIGINS: commaList.default(["*"]),
   /**
+   * Server keys for `POST /api/v1/import` (historical events), comma-separated (a secret).
+   * Separate from WRITE_KEYS; never accepted from a browser origin.
+   * @default "" (the import endpoint answers 401)
+   */
+  IMPORT_KEYS: commaList.default([]),
+  /**
    * Bearer token for the read API (a secret), at least READ_TOKEN_MIN_LENGTH characters. Unset or
    * empty: the read API answers `401 read_api_disabled`. Set but too short: only the read API
    * answers `503 service_misconfigured` naming it (see featureProblems); ingestion keeps working.

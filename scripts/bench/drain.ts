@@ -8,6 +8,7 @@
 import { spawn } from "node:child_process";
 import pg from "pg";
 import { bufferPayload } from "../../src/storage/buffer";
+import { copyField } from "../lib/import/copy-text";
 import { BUFFER_FIELD } from "../../src/storage/redis-keys";
 import type { EventRow } from "../../src/domain/event";
 import { drainViaCron, realisticRows } from "./e2e";
@@ -18,13 +19,6 @@ import { redisClient, replyInt, startBenchStack } from "./stack";
 import { log, progress, round } from "./util";
 
 const COLUMNS = ["time", "event_id", "event_name", "category", "user_id", "session_id", "properties", "device_info", "page_url", "referrer", "received_at", "client_time", "skew_ms", "flags"] as const;
-
-/** COPY text format: backslash, tab, newline and carriage return escaped; \N for NULL. */
-function copyField(value: unknown): string {
-  if (value === null || value === undefined) return "\\N";
-  const text = Array.isArray(value) ? `{${value.map((v) => JSON.stringify(String(v))).join(",")}}` : typeof value === "object" ? JSON.stringify(value) : String(value);
-  return text.replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n").replace(/\r/g, "\\r");
-}
 
 /** Entry `n`'s rows: a template batch with this run's event ids. */
 function entryRows(templates: EventRow[][], run: string, n: number): EventRow[] {

@@ -27,6 +27,8 @@ export interface PrepareBatchContext {
    * event) is skipped. Omit it to always check.
    */
   bodyBytes?: number;
+  /** Most events one batch may hold. @default MAX_BATCH_EVENTS (the import endpoint allows more) */
+  maxEvents?: number;
 }
 
 /** One event refused by index; the rest of the batch is unaffected. */
@@ -97,7 +99,7 @@ function rejectionFromZod(issue: { code: string; path: readonly PropertyKey[]; m
 }
 
 /** Reads the envelope: the event array plus sent_at/write_key. Throws 400/413/422. */
-function readEnvelope(body: unknown): { events: unknown[]; sentAtRaw: string | number | null; writeKey: string | null } {
+function readEnvelope(body: unknown, maxEvents: number): { events: unknown[]; sentAtRaw: string | number | null; writeKey: string | null } {
   let events: unknown[];
   let sentAtRaw: string | number | null = null;
   let writeKey: string | null = null;
@@ -113,8 +115,9 @@ function readEnvelope(body: unknown): { events: unknown[]; sentAtRaw: string | n
     throw badRequest("invalid_body", "body must be a JSON object with an `events` array, or an array of events");
   }
   // Count before any per-event work: a 10,000-event body must cost nothing more than its parse.
-  if (events.length > MAX_BATCH_EVENTS) {
-    throw payloadTooLarge("too_many_events", `batch has ${events.length} events; at most ${MAX_BATCH_EVENTS} (MAX_BATCH_EVENTS) are accepted`);
+  if (events.length > maxEvents) {
+    const limit = maxEvents === MAX_BATCH_EVENTS ? `${MAX_BATCH_EVENTS} (MAX_BATCH_EVENTS)` : String(maxEvents);
+    throw payloadTooLarge("too_many_events", `batch has ${events.length} events; at most ${limit} are accepted`);
   }
   if (events.length === 0) throw unprocessable("empty_batch", "batch contains no events");
   if (!Array.isArray(body)) {
@@ -162,7 +165,7 @@ interface Candidate {
  * const plan = planCounters(batch.rows);
  */
 export async function prepareBatch(body: unknown, ctx: PrepareBatchContext): Promise<PreparedBatch> {
-  const { events, sentAtRaw, writeKey } = readEnvelope(body);
+  const { events, sentAtRaw, writeKey } = readEnvelope(body, ctx.maxEvents ?? MAX_BATCH_EVENTS);
   const receivedAtMs = ctx.receivedAt.getTime();
   if (Number.isNaN(receivedAtMs)) throw new TypeError("prepareBatch: receivedAt is an invalid Date");
 

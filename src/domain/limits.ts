@@ -49,6 +49,13 @@ export const INFLATE_SLICE_BYTES = 1 * KiB;
  * and one SQL statement per batch stay small at this size. */
 export const MAX_BATCH_EVENTS = 50;
 
+/** Events per `POST /api/v1/import` request (server-side history): one SQL statement per batch
+ * stays well under a second at this size. */
+export const MAX_IMPORT_EVENTS = 1_000;
+
+/** Bytes of an import request body, on the wire and inflated: 1,000 events of ~5 KiB. */
+export const MAX_IMPORT_BODY_BYTES = 5 * 1024 * KiB;
+
 /**
  * UTF-8 bytes of one event's compact JSON as received. Segment and RudderStack drop events over
  * 32 KB; an analytics event bigger than that is almost always an accidental dump (a whole DOM

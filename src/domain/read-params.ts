@@ -193,6 +193,10 @@ const count = (what: string) => z.number().int().min(0).describe(what);
 const completeFlag = z
   .boolean()
   .describe("false for the open bucket and for buckets with late events not yet re-rolled up (they may still change).");
+const importedFlag = z
+  .literal(true)
+  .optional()
+  .describe("Present when history imported from the legacy system's aggregates (`npm run import -- legacy-tables`) contributed to this row.");
 
 export const SummaryRowSchema = z
   .object({
@@ -203,6 +207,7 @@ export const SummaryRowSchema = z
     unique_users: count("Distinct user ids in the bucket (exact; daily counts are per day, not sums of hours)."),
     unique_sessions: count("Distinct session ids in the bucket (exact)."),
     complete: completeFlag,
+    imported: importedFlag,
   })
   .meta({ id: "SummaryRow" });
 
@@ -257,6 +262,7 @@ export const PopularResponseSchema = z
           unique_creators: count(
             "Sum over the days of each day's distinct creators (exact for one day; a creator active on k days counts k times), as get_popular_asset_types() answered.",
           ),
+          imported: importedFlag,
         }),
       )
       .describe("Most generated first, then by asset_type."),
@@ -274,6 +280,7 @@ export const SeriesPointSchema = z
       .optional()
       .describe("Keyed `p50`, `p99.9`, …; null when the bucket has no numeric value (with percentiles)."),
     complete: completeFlag,
+    imported: importedFlag,
   })
   .meta({ id: "SeriesPoint" });
 

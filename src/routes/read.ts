@@ -313,6 +313,7 @@ read.openapi(seriesRoute, async (c) => {
       ? { percentiles: Object.fromEntries(query.percentiles!.map((p, k) => [percentileKey(p), r.percentiles?.[k] ?? null])) }
       : {}),
     complete: r.complete,
+    ...(r.imported ? { imported: true as const } : {}),
   }));
   const clean = points.every((p) => p.complete);
   setCache(c, cacheControl(clean, range, now));

@@ -30,6 +30,8 @@ export interface SummaryRow {
   unique_users: number;
   unique_sessions: number;
   complete: boolean;
+  /** Present (true) when imported legacy aggregates contributed to the row. */
+  imported?: true;
 }
 
 export interface SeriesRow {
@@ -37,12 +39,15 @@ export interface SeriesRow {
   event_count: number;
   percentiles: (number | null)[] | null;
   complete: boolean;
+  imported: boolean;
 }
 
 export interface PopularRow {
   asset_type: string;
   generation_count: number;
   unique_creators: number;
+  /** Present (true) when imported legacy aggregates contributed to the row. */
+  imported?: true;
 }
 
 /** A stored reconciliation row: what the hourly job recorded, and when. */
@@ -78,6 +83,7 @@ export class PostgresReadStore {
         unique_users: num(r.unique_users),
         unique_sessions: num(r.unique_sessions),
         complete: r.complete === true,
+        ...(r.imported === true ? { imported: true as const } : {}),
       });
     }
     const truncated = rows.length > maxRows;
@@ -103,6 +109,7 @@ export class PostgresReadStore {
       event_count: num(r.event_count),
       percentiles: percentiles ? (r.percentiles ?? null) : null,
       complete: r.complete === true,
+      imported: r.imported === true,
     }));
   }
 
@@ -110,7 +117,12 @@ export class PostgresReadStore {
     const result = await this.run<PopularSqlRow>(popularAssetTypesWithOpenDay(from, to, limit));
     const rows = result
       .filter((r) => r.asset_type !== null)
-      .map((r) => ({ asset_type: r.asset_type!, generation_count: num(r.generation_count), unique_creators: num(r.unique_creators) }));
+      .map((r) => ({
+        asset_type: r.asset_type!,
+        generation_count: num(r.generation_count),
+        unique_creators: num(r.unique_creators),
+        ...(r.imported === true ? { imported: true as const } : {}),
+      }));
     return { clean: result[0]?.clean === true, rows };
   }
 

@@ -16,6 +16,11 @@
  *   value and are flagged `complete = false`, like the open bucket. Recomputing them from raw rows
  *   would make the cost unbounded: with steady late traffic most of the last 7 days is dirty.
  *
+ * - history imported from the legacy system (`analytics_imported_hourly`,
+ *   `analytics_imported_asset_popularity`: periods that had no raw events, kept out of reach of
+ *   rollup refreshes and raw retention) is added to the same buckets, and rows it contributes to
+ *   carry `imported = true`.
+ *
  * Buckets use `date_bin` with the UTC origin (like the rollups; `date_trunc` would follow the
  * session TimeZone), and widths in hours (`24 hours`, not `1 day`, whose length depends on the
  * TimeZone in `generate_series`). Times come back as ISO-8601 text (`…T07:00:00.000Z`), counts as
@@ -54,6 +59,19 @@ function dirty(granularity: Interval): string {
 )`;
 }
 
+/**
+ * Imported legacy hourly counts of [from_ts, to_ts) in buckets of `width`, as (bucket, event_name,
+ * category, event_count, unique_users, unique_sessions, imported). Daily uniques are sums of the
+ * legacy hours' uniques (the legacy system kept no finer data).
+ */
+function importedHourly(width: string, nameFilter: string): string {
+  return `SELECT date_bin(${width}, i.bucket, ${ORIGIN}) AS bucket, i.event_name, i.category,
+         sum(i.event_count) AS event_count, sum(i.unique_users) AS unique_users, sum(i.unique_sessions) AS unique_sessions, true AS imported
+  FROM analytics_imported_hourly i, b
+  WHERE i.bucket >= b.from_ts AND i.bucket < b.to_ts AND ${nameFilter}
+  GROUP BY 1, 2, 3`;
+}
+
 /** One row of `summary`. `bucket` is null in the single row of an empty answer. */
 export interface SummarySqlRow {
   clean: boolean;
@@ -64,6 +82,7 @@ export interface SummarySqlRow {
   unique_users: string | number | null;
   unique_sessions: string | number | null;
   complete: boolean | null;
+  imported: boolean | null;
 }
 
 /**
@@ -83,7 +102,7 @@ export function summary(
 ): SqlStatement {
   const w = WIDTH[interval];
   return {
-    text: `WITH ${bounds(w, ROLLUP[interval])}, ${dirty(interval)}, data AS (
+    text: `WITH ${bounds(w, ROLLUP[interval])}, ${dirty(interval)}, cur AS (
   SELECT r.bucket, r.event_name, r.category, r.event_count, r.unique_users, r.unique_sessions
   FROM ${ROLLUP[interval]} r, b
   WHERE r.bucket >= b.from_ts AND r.bucket < least(b.to_ts, b.raw_from)
@@ -95,11 +114,22 @@ export function summary(
   WHERE e.time >= greatest(b.from_ts, b.raw_from) AND e.time < b.to_ts
     AND ($3::text IS NULL OR e.event_name = $3::text) AND ($4::text IS NULL OR e.category = $4::text)
   GROUP BY 1, 2, 3
+), imp AS (
+  ${importedHourly(w, "($3::text IS NULL OR i.event_name = $3::text) AND ($4::text IS NULL OR i.category = $4::text)")}
+), data AS (
+  -- A full join rather than a regrouping of every row: the imported side is small (usually empty).
+  SELECT coalesce(c.bucket, i.bucket) AS bucket, coalesce(c.event_name, i.event_name) AS event_name,
+    coalesce(c.category, i.category) AS category,
+    (coalesce(c.event_count, 0) + coalesce(i.event_count, 0))::bigint AS event_count,
+    (coalesce(c.unique_users, 0) + coalesce(i.unique_users, 0))::bigint AS unique_users,
+    (coalesce(c.unique_sessions, 0) + coalesce(i.unique_sessions, 0))::bigint AS unique_sessions,
+    i.bucket IS NOT NULL AS imported
+  FROM cur c FULL JOIN imp i ON c.bucket = i.bucket AND c.event_name = i.event_name AND c.category = i.category
 )
 SELECT (b.to_ts <= b.open_bucket AND NOT EXISTS (SELECT 1 FROM dirty)) AS clean,
   ${iso("x.bucket")} AS bucket, x.event_name, x.category,
   x.event_count, x.unique_users, x.unique_sessions,
-  (x.bucket < b.open_bucket AND x.bucket NOT IN (SELECT bucket FROM dirty)) AS complete
+  (x.bucket < b.open_bucket AND x.bucket NOT IN (SELECT bucket FROM dirty)) AS complete, x.imported
 FROM b LEFT JOIN data x ON true
 ORDER BY x.bucket, x.event_name COLLATE "C", x.category COLLATE "C"
 LIMIT $5::integer + 1`,
@@ -114,6 +144,8 @@ export interface SeriesSqlRow {
   /** `float8[]` as JSON, in the order of the requested fractions; null without numeric values. */
   percentiles?: number[] | null;
   complete: boolean;
+  /** True when imported legacy counts contributed to the bucket. */
+  imported: boolean;
 }
 
 /**
@@ -147,29 +179,34 @@ export function series(
     percentile_cont($4::float8[]) WITHIN GROUP (ORDER BY
       CASE WHEN jsonb_typeof(e.properties -> $5::text) = 'number' THEN
         CASE WHEN abs((e.properties -> $5::text)::numeric) <= 1e300 THEN (e.properties -> $5::text)::float8 END
-      END) AS pct
+      END) AS pct, false AS imported
   FROM analytics_events_ts e, b
   WHERE e.event_name = $3::text AND e.time >= b.from_ts AND e.time < b.to_ts
   GROUP BY 1
 )`;
   } else {
     data = `data AS (
-  SELECT r.bucket, sum(r.event_count) AS n, NULL::float8[] AS pct
+  SELECT u.bucket, sum(u.n) AS n, NULL::float8[] AS pct, bool_or(u.imported) AS imported FROM (
+  SELECT r.bucket, sum(r.event_count) AS n, false AS imported
   FROM ${ROLLUP[interval]} r, b
   WHERE r.event_name = $3::text AND r.bucket >= b.from_ts AND r.bucket < least(b.to_ts, b.raw_from)
   GROUP BY r.bucket
   UNION ALL
-  SELECT date_bin(${w}, e.time, ${ORIGIN}), count(*), NULL::float8[]
+  SELECT date_bin(${w}, e.time, ${ORIGIN}), count(*), false
   FROM analytics_events_ts e, b
   WHERE e.event_name = $3::text AND e.time >= greatest(b.from_ts, b.raw_from) AND e.time < b.to_ts
   GROUP BY 1
+  UNION ALL
+  SELECT bucket, event_count, imported FROM (${importedHourly(w, "i.event_name = $3::text")}) AS i(bucket, event_name, category, event_count, uu, us, imported)
+  ) u GROUP BY u.bucket
 )`;
   }
   return {
     text: `WITH ${bounds(w, ROLLUP[interval])}, ${dirty(interval)}, ${data}
 SELECT ${iso("g.bucket")} AS bucket, coalesce(x.n, 0)::bigint AS event_count,
   ${percentiles ? "to_jsonb(x.pct) AS percentiles," : ""}
-  (g.bucket < b.open_bucket AND g.bucket NOT IN (SELECT bucket FROM dirty)) AS complete
+  (g.bucket < b.open_bucket AND g.bucket NOT IN (SELECT bucket FROM dirty)) AS complete,
+  coalesce(x.imported, false) AS imported
 FROM b CROSS JOIN generate_series(b.from_ts, b.to_ts - ${w}, ${w}) AS g(bucket)
 LEFT JOIN data x ON x.bucket = g.bucket
 ORDER BY g.bucket`,
@@ -183,6 +220,7 @@ export interface PopularSqlRow {
   asset_type: string | null;
   generation_count: string | number | null;
   unique_creators: string | number | null;
+  imported: boolean | null;
 }
 
 /**
@@ -197,23 +235,28 @@ export function popularAssetTypesWithOpenDay(from: Date, to: Date, limit: number
   const w = WIDTH.day;
   return {
     text: `WITH ${bounds(w, "analytics_asset_popularity_ts")}, ${dirty("day")}, days AS (
-  SELECT a.asset_type, a.generation_count, a.unique_creators
+  SELECT a.asset_type, a.generation_count, a.unique_creators, false AS imported
   FROM analytics_asset_popularity_ts a, b
   WHERE a.bucket >= b.from_ts AND a.bucket < least(b.to_ts, b.raw_from)
   UNION ALL
-  SELECT e.properties ->> 'asset_type', count(*), count(DISTINCT e.user_id)
+  SELECT e.properties ->> 'asset_type', count(*), count(DISTINCT e.user_id), false
   FROM analytics_events_ts e, b
   WHERE e.event_name = 'asset_generated' AND e.properties ->> 'asset_type' IS NOT NULL
     AND e.time >= greatest(b.from_ts, b.raw_from) AND e.time < b.to_ts
   GROUP BY date_bin(${w}, e.time, ${ORIGIN}), e.properties ->> 'asset_type'
+  UNION ALL
+  SELECT i.asset_type, i.generation_count, i.unique_creators, true
+  FROM analytics_imported_asset_popularity i, b
+  WHERE i.bucket >= b.from_ts AND i.bucket < b.to_ts
 ), top AS (
-  SELECT asset_type, sum(generation_count)::bigint AS generation_count, sum(unique_creators)::bigint AS unique_creators
+  SELECT asset_type, sum(generation_count)::bigint AS generation_count, sum(unique_creators)::bigint AS unique_creators,
+    bool_or(imported) AS imported
   FROM days GROUP BY asset_type
   ORDER BY sum(generation_count) DESC, asset_type COLLATE "C"
   LIMIT $3::integer
 )
 SELECT (b.to_ts <= b.open_bucket AND NOT EXISTS (SELECT 1 FROM dirty)) AS clean,
-  t.asset_type, t.generation_count, t.unique_creators
+  t.asset_type, t.generation_count, t.unique_creators, t.imported
 FROM b LEFT JOIN top t ON true
 ORDER BY t.generation_count DESC, t.asset_type COLLATE "C"`,
     values: [from.toISOString(), to.toISOString(), limit],
