@@ -34,6 +34,9 @@ export const ROOT = resolve(import.meta.dirname, "../..");
 export const STATE_DIR = resolve(ROOT, ".dev-stack");
 /** The `npm run dev` lock: holds the pid of the process that runs the developer's stack. */
 export const LOCK_FILE = resolve(STATE_DIR, "dev.pid");
+/** `npm run dev`'s worker port (PORT) and embedded database socket (EMBEDDED_PG_PORT) by default. */
+export const DEV_PORT = 8787;
+export const DEV_EMBEDDED_PG_PORT = 54329;
 export const DEV_WRITE_KEY = "dev-write-key";
 export const DEV_READ_TOKEN = "dev-read-token-change-me";
 
