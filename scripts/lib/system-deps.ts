@@ -89,13 +89,18 @@ function aptInstall(pkg: string, log: (line: string) => void): boolean {
 
 /**
  * The absolute path of `program`, installing it with apt-get first when it is missing and this
- * process may (root on Debian/Ubuntu). Throws a message naming the command to run otherwise.
+ * process may (`install`, by default: root on Debian/Ubuntu with apt-get). Throws a message naming
+ * the command to run otherwise.
  */
-export function ensureProgram(program: SystemProgram, log: (line: string) => void = console.error): string {
+export function ensureProgram(
+  program: SystemProgram,
+  log: (line: string) => void = console.error,
+  { install = canApt() }: { install?: boolean } = {},
+): string {
   const found = onPath(program.names) ?? installedByApt(program);
   if (found) return found;
   const name = program.names[0]!;
-  if (canApt()) {
+  if (install) {
     log(`${name} is not installed: installing it (apt-get install -y ${program.aptPackage})…`);
     if (aptInstall(program.aptPackage, log)) {
       const installed = installedByApt(program) ?? onPath(program.names);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startEmbeddedTimescale, type EmbeddedTimescale } from "../../scripts/lib/embedded-postgres";
 import { startPrivateRedis } from "../../scripts/lib/redis-server";
 import { parseRedisUrl, RespConnection, type RespReply } from "../../scripts/lib/resp";
-import { ensureProgram, PSQL } from "../../scripts/lib/system-deps";
+import { ensureProgram, onPath, PSQL } from "../../scripts/lib/system-deps";
 import { adminUrl } from "../support/postgres";
 import { migrateTimescale, openTimescale } from "../support/timescale";
 
@@ -87,6 +87,20 @@ async function redisClient(url: string) {
     close: () => connection.close(),
   };
 }
+
+describe("programs from the OS (redis-server, Chromium, psql)", () => {
+  test("are found on PATH", () => {
+    expect(ensureProgram({ names: ["sh"], aptPackage: "dash", otherwise: "" })).toBe(onPath(["sh"]));
+  });
+
+  test("when missing and not installable here (no root, another OS), the error names the command to run", () => {
+    const missing = { names: ["eaw-missing-program"], aptPackage: "eaw-missing-package", otherwise: "macOS: `brew install eaw`" };
+    expect(() => ensureProgram(missing, () => {}, { install: false })).toThrow(
+      "eaw-missing-program was not found on PATH and could not be installed automatically. Install it: " +
+        "`sudo apt-get install -y eaw-missing-package` (Debian/Ubuntu), macOS: `brew install eaw`.",
+    );
+  });
+});
 
 describe("the dev Redis (npm run dev: append-only file)", () => {
   test("keeps every acknowledged write across a restart", async () => {
