@@ -3,25 +3,42 @@
  * (the stack itself is scripts/lib/dev-stack.ts, shared with tests and benchmarks).
  *
  * - PostgreSQL: DATABASE_URL if set, else the embedded TimescaleDB (PGlite, data kept in
- *   .dev-stack/pgdata), served to your own tools on a local socket (printed below).
- * - Redis: REDIS_URL if set, else a private redis-server on a free port (persistence off).
+ *   .dev-stack/pgdata), served to your own tools (psql) on a local socket (printed below).
+ * - Redis: REDIS_URL if set, else a private redis-server on a free port whose append-only file
+ *   (.dev-stack/redis) keeps what it acknowledged across restarts.
  * - The Upstash REST and Neon SQL-over-HTTP bridges on free ports, migrations applied, and
  *   `wrangler dev --test-scheduled` wired to them with `--var`.
- * - Cron Triggers fired every minute against the local worker (wrangler dev never fires them).
+ * - Cron Triggers fired every minute against the local worker (wrangler dev never fires them);
+ *   `npm run cron -- drain|hourly|daily` fires one now (scripts/cron.ts, through .dev-stack/dev.json).
  * Ctrl-C (or SIGTERM) stops everything it started, workerd included.
  *
- * Environment: PORT (8787), EMBEDDED_PG_PORT (54329), DATABASE_URL, REDIS_URL, WRITE_KEYS,
- * READ_TOKEN, INGEST_MODE, ANALYTICS_DB_TIER, ALLOWED_ORIGINS, REDIS_KEY_PREFIX.
+ * Every variable of the Worker's configuration schema (src/config.ts) is taken from the
+ * environment or `.dev.vars` (the environment wins), except the three that wire the Worker to the
+ * stack's bridges. The stack's own settings: PORT (8787), EMBEDDED_PG_PORT (54329), DATABASE_URL,
+ * REDIS_URL.
  */
-import { rmSync, writeFileSync } from "node:fs";
+import { writeFileSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
-import { DEV_READ_TOKEN, DEV_WRITE_KEY, STATE_DIR, startDevStack, type DevStack } from "./lib/dev-stack";
+import {
+  DEV_EMBEDDED_PG_PORT,
+  DEV_PORT,
+  DEV_READ_TOKEN,
+  DEV_WRITE_KEY,
+  ROOT,
+  STATE_DIR,
+  startDevStack,
+  type DevStack,
+} from "./lib/dev-stack";
+import { chooseDevVars, readDevVars } from "./lib/dev-vars";
+import { DEV_STATE_FILE, type DevState } from "./lib/dev-state";
 
-const WORKER_PORT = Number(process.env.PORT ?? 8787);
+const devVars = readDevVars(resolve(ROOT, ".dev.vars"));
+const setting = (name: string): string | undefined => process.env[name] || devVars[name] || undefined;
+const WORKER_PORT = Number(setting("PORT") ?? DEV_PORT);
+const EMBEDDED_PG_PORT = Number(setting("EMBEDDED_PG_PORT") ?? DEV_EMBEDDED_PG_PORT);
 /** The Worker's connection settings while the stack runs, for `npm run dead-letters` (removed on stop). */
 const WORKER_ENV_FILE = resolve(STATE_DIR, "worker-env.json");
 const WORKER_ENV_NAMES = ["UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "DATABASE_URL", "NEON_FETCH_ENDPOINT", "REDIS_KEY_PREFIX"];
-const EMBEDDED_PG_PORT = Number(process.env.EMBEDDED_PG_PORT ?? 54329);
 
 function log(line: string): void {
   console.log(`[dev] ${line}`);
@@ -43,6 +60,7 @@ async function shutdown(code: number): Promise<never> {
     log("stopping…");
     abort.abort();
     rmSync(WORKER_ENV_FILE, { force: true });
+    rmSync(DEV_STATE_FILE, { force: true });
     await stack?.stop();
   }
   process.exit(code);
@@ -54,21 +72,18 @@ async function main(): Promise<void> {
     process.on(signal, () => (stack ? void shutdown(0) : abort.abort()));
   }
 
-  const vars: Record<string, string> = {
-    WRITE_KEYS: process.env.WRITE_KEYS ?? DEV_WRITE_KEY,
-    READ_TOKEN: process.env.READ_TOKEN ?? DEV_READ_TOKEN,
-  };
-  for (const name of ["INGEST_MODE", "ANALYTICS_DB_TIER", "ALLOWED_ORIGINS", "REDIS_KEY_PREFIX"]) {
-    const value = process.env[name];
-    if (value) vars[name] = value;
+  const chosen = chooseDevVars(process.env, devVars, { WRITE_KEYS: DEV_WRITE_KEY, READ_TOKEN: DEV_READ_TOKEN });
+  if (chosen.replaced.length > 0) {
+    log(`not passed on: ${chosen.replaced.join(", ")} (the stack runs its own bridges; use REDIS_URL and DATABASE_URL)`);
   }
 
   stack = await startDevStack({
     port: WORKER_PORT,
-    databaseUrl: process.env.DATABASE_URL || undefined,
+    databaseUrl: chosen.databaseUrl,
     embedded: { dataDir: resolve(STATE_DIR, "pgdata"), socketPort: EMBEDDED_PG_PORT },
-    redisUrl: process.env.REDIS_URL || undefined,
-    vars,
+    redisUrl: setting("REDIS_URL"),
+    redisDataDir: resolve(STATE_DIR, "redis"),
+    vars: chosen.vars,
     crons: true,
     lock: true,
     log,
@@ -84,19 +99,31 @@ async function main(): Promise<void> {
 
   const workerEnv = Object.fromEntries(WORKER_ENV_NAMES.filter((n) => stack!.vars[n]).map((n) => [n, stack!.vars[n]]));
   writeFileSync(WORKER_ENV_FILE, JSON.stringify(workerEnv), { mode: 0o600 });
+  const state: DevState = {
+    pid: process.pid,
+    baseUrl: stack.baseUrl,
+    neonUrl: stack.neon.url,
+    databaseUrl: stack.vars.DATABASE_URL!,
+  };
+  writeFileSync(DEV_STATE_FILE, JSON.stringify(state, null, 2), { mode: 0o600 });
+
   const { database } = stack;
   const tierNote = `${database.tier}${database.embedded ? ", embedded" : ""} (${database.applied.length} migrations applied)`;
   log("ready:");
   log(`  dashboard     ${stack.baseUrl}/  (open it; sign in with the read token below)`);
   log(`  worker        ${stack.baseUrl}  (GET /health, POST /api/v1/analytics, GET /openapi.json)`);
   log(`  postgres      ${database.embedded ? database.url : redact(database.url)}  tier: ${tierNote}`);
-  log(`  redis         ${stack.redisUrl}`);
+  if (database.embedded) log(`                psql ${database.url}`);
+  log(`  redis         ${stack.redisUrl}${stack.redis ? "  (append-only file in .dev-stack/redis)" : ""}`);
   log(`  upstash REST  ${stack.upstash.url}  (bridge)`);
   log(`  neon HTTP     ${stack.neon.url}  (bridge)`);
   log(`  write key     ${stack.vars.WRITE_KEYS}   read token ${stack.vars.READ_TOKEN}`);
   if (!(stack.vars.WRITE_KEYS ?? "").split(",").some((key) => key.trim() !== "")) {
     console.error("[dev] warning: WRITE_KEYS is empty: every batch answers 503 service_misconfigured until it is set (e.g. WRITE_KEYS=dev-write-key npm run dev).");
   }
+  const own = Object.keys(chosen.vars).filter((name) => !(name in { WRITE_KEYS: 1, READ_TOKEN: 1 }));
+  if (own.length > 0) log(`  variables     ${own.map((name) => `${name}=${chosen.vars[name]}`).join(" ")}`);
+  log("  cron          npm run cron -- drain | hourly | daily");
   log("Ctrl-C stops everything.");
 }
 

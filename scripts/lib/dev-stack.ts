@@ -3,7 +3,8 @@
  *
  * - PostgreSQL: `databaseUrl` if given, else the embedded TimescaleDB (PGlite), in memory or in
  *   `embedded.dataDir`, served to your own tools on a local socket.
- * - Redis: `redisUrl` if given, else a private redis-server on a free port (persistence off).
+ * - Redis: `redisUrl` if given, else a private redis-server on a free port (append-only file in
+ *   `redisDataDir` when given, else persistence off).
  * - Migrations applied, the Upstash REST and Neon SQL-over-HTTP bridges on free ports, and
  *   `wrangler dev --test-scheduled` wired to them with `--var`, in its own process group.
  * - Optionally the Cron Triggers of wrangler.toml fired every minute (wrangler dev never fires them).
@@ -33,6 +34,9 @@ export const ROOT = resolve(import.meta.dirname, "../..");
 export const STATE_DIR = resolve(ROOT, ".dev-stack");
 /** The `npm run dev` lock: holds the pid of the process that runs the developer's stack. */
 export const LOCK_FILE = resolve(STATE_DIR, "dev.pid");
+/** `npm run dev`'s worker port (PORT) and embedded database socket (EMBEDDED_PG_PORT) by default. */
+export const DEV_PORT = 8787;
+export const DEV_EMBEDDED_PG_PORT = 54329;
 export const DEV_WRITE_KEY = "dev-write-key";
 export const DEV_READ_TOKEN = "dev-read-token-change-me";
 
@@ -50,6 +54,11 @@ export interface DevStackOptions {
   };
   /** Redis behind the Upstash bridge; omitted: a private redis-server on a free port. */
   redisUrl?: string;
+  /**
+   * Where the private redis-server keeps its append-only file, so what it acknowledged survives a
+   * restart (`npm run dev`: .dev-stack/redis); omitted: persistence off (tests).
+   */
+  redisDataDir?: string;
   /**
    * Extra `--var`s for the Worker (WRITE_KEYS, READ_TOKEN, ALLOWED_ORIGINS, INGEST_MODE,
    * ANALYTICS_DB_TIER, REDIS_KEY_PREFIX, …), applied over the stack's own. ANALYTICS_DB_TIER is
@@ -120,7 +129,7 @@ export interface DevStack {
   };
   /** `redis://…` behind the Upstash bridge. */
   readonly redisUrl: string;
-  /** The private redis-server (`stop()`/`start()`, empty after a restart); undefined with `redisUrl`. */
+  /** The private redis-server (`stop()`/`start()`; empty after a restart unless `redisDataDir`); undefined with `redisUrl`. */
   readonly redis: PrivateRedis | undefined;
   readonly upstash: UpstashBridge;
   readonly upstashToken: string;
@@ -248,7 +257,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     let redis: PrivateRedis | undefined;
     let redisUrl = options.redisUrl;
     if (!redisUrl) {
-      redis = await startPrivateRedis({ port: await pickPort() });
+      redis = await startPrivateRedis({ port: await pickPort(), dataDir: options.redisDataDir });
       const started = redis;
       cleanups.push(() => started.stop());
       redisUrl = redis.url;
@@ -283,7 +292,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       const started = embedded;
       cleanups.push(() => started.close());
       databaseUrl = embedded.socketUrl;
-      backend = { kind: "pglite", db: embedded.db };
+      backend = { kind: "pglite", db: embedded.db, login: embedded.login };
     }
     checkAborted();
     const migrated = await migrate({ databaseUrl, tier, log });
@@ -433,6 +442,23 @@ interface WranglerProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * Environment that keeps `wrangler dev` from reaching the internet at start-up, where offline
+ * each attempt printed an alarming stack trace: no usage metrics, no banner (its update check asks
+ * the npm registry), and no download of the `request.cf` sample from workers.cloudflare.com
+ * (`request.cf` then holds Miniflare's built-in placeholder; this Worker never reads it).
+ * Each can be overridden from the environment.
+ */
+const QUIET_WRANGLER: Record<string, string> = {
+  WRANGLER_SEND_METRICS: "false",
+  WRANGLER_HIDE_BANNER: "true",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+};
+for (const name of Object.keys(QUIET_WRANGLER)) {
+  const own = process.env[name];
+  if (own !== undefined) QUIET_WRANGLER[name] = own;
+}
+
 function startWrangler(
   port: number,
   inspectorPort: number | undefined,
@@ -451,7 +477,7 @@ function startWrangler(
     cwd: ROOT,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", ...colour },
+    env: { ...process.env, ...QUIET_WRANGLER, ...colour },
   });
   const tail = tailBuffer();
   child.stdout?.on("data", (chunk: Buffer) => {

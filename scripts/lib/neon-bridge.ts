@@ -23,6 +23,11 @@ export type NeonBackend =
       /** Called in-process: its socket server serves one client at a time and stays free for psql. */
       db: PGlite;
       /**
+       * The only user, password and database it answers to: like Neon, any other is refused
+       * (`28P01` wrong user or password, `3D000` unknown database).
+       */
+      login: PgliteLogin;
+      /**
        * How long a request waits for the embedded database before answering 500. A client connected
        * to PGlite's socket (psql, `npm run migrate`) holds it for as long as it stays connected.
        * @default 10000
@@ -30,15 +35,24 @@ export type NeonBackend =
       lockTimeoutMs?: number;
     };
 
+/** The credentials an embedded database accepts (PGlite itself has no authentication). */
+export interface PgliteLogin {
+  user: string;
+  password: string;
+  database: string;
+}
+
 export interface NeonBridgeOptions {
   backend: NeonBackend;
   /**
-   * Extra embedded databases selected by the database name of the connection string (e.g.
-   * `{ timescale: db }` serves `postgresql://…/timescale` from that PGlite instance); every other
+   * Other backends selected by the database name of the connection string (e.g.
+   * `{ timescale: { kind: "pglite", db, login } }` serves `postgresql://…/timescale` from that
+   * PGlite instance, `{ tsdb_1: { kind: "pg", host, port } }` from another server); every other
    * name goes to `backend`. One endpoint can then serve several storage tiers, which matters
-   * because `neonConfig.fetchEndpoint` is global to the Worker isolate.
+   * because `neonConfig.fetchEndpoint` is global to the Worker isolate. A pglite entry's
+   * `login.database` is the name it is selected by.
    */
-  embedded?: Record<string, PGlite>;
+  databases?: Record<string, NeonBackend>;
   /** 0 or omitted: a free port. */
   port?: number;
   /** @default "127.0.0.1" */
@@ -171,22 +185,13 @@ export async function startNeonBridge(options: NeonBridgeOptions): Promise<NeonB
   const countStatement = () => {
     counters.statements++;
   };
-  const executor =
-    options.backend.kind === "pg"
-      ? pgExecutor(options.backend.host ?? "127.0.0.1", options.backend.port ?? 5432, countStatement)
-      : pgliteExecutor(
-          options.backend.db,
-          options.backend.lockTimeoutMs ?? DEFAULT_PGLITE_LOCK_TIMEOUT_MS,
-          countStatement,
-        );
-
-  const embedded = new Map(
-    Object.entries(options.embedded ?? {}).map(([name, db]) => [
-      name,
-      pgliteExecutor(db, DEFAULT_PGLITE_LOCK_TIMEOUT_MS, countStatement),
-    ]),
-  );
-  const executorFor = (credentials: Credentials) => embedded.get(credentials.database) ?? executor;
+  const executorOf = (backend: NeonBackend): Executor =>
+    backend.kind === "pg"
+      ? pgExecutor(backend.host ?? "127.0.0.1", backend.port ?? 5432, countStatement)
+      : pgliteExecutor(backend.db, backend.login, backend.lockTimeoutMs ?? DEFAULT_PGLITE_LOCK_TIMEOUT_MS, countStatement);
+  const executor = executorOf(options.backend);
+  const routed = new Map(Object.entries(options.databases ?? {}).map(([name, backend]) => [name, executorOf(backend)]));
+  const executorFor = (credentials: Credentials) => routed.get(credentials.database) ?? executor;
 
   const server = createServer((req, res) => {
     route(req, res).catch((error: unknown) => {
@@ -262,7 +267,7 @@ export async function startNeonBridge(options: NeonBridgeOptions): Promise<NeonB
         server.closeAllConnections();
       });
       await executor.close();
-      for (const extra of embedded.values()) await extra.close();
+      for (const extra of routed.values()) await extra.close();
     },
   };
 }
@@ -424,7 +429,9 @@ const RAW_TEXT_TYPES = { getTypeParser: () => (value: string) => value } as unkn
 /** Bounds each connect attempt without bounding the wait for a busy pool's free connection. */
 class BridgeClient extends pg.Client {
   constructor(config?: pg.ClientConfig) {
-    super({ ...config, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    // pg.Pool makes `password` non-enumerable (to keep it out of logs): a spread drops it, and a
+    // server that checks passwords would then refuse every connection.
+    super({ ...config, password: config?.password, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   }
 }
 
@@ -569,6 +576,13 @@ function withPgliteLock<T>(db: PGlite, timeoutMs: number, fn: () => Promise<T>):
   });
 }
 
+function loginError(code: string, message: string): messages.DatabaseError {
+  const error = new messages.DatabaseError(message, 0, "error");
+  error.code = code;
+  error.severity = "FATAL";
+  return error;
+}
+
 function concatBytes(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
@@ -585,8 +599,18 @@ function concatBytes(parts: Uint8Array[]): Uint8Array {
  * the full RowDescription (tableID, columnID, size, modifier), and text cells for every type
  * OID; and it sends Parse/Bind/Describe/Execute/Sync in one call instead of six.
  */
-function pgliteExecutor(db: PGlite, lockTimeoutMs: number, countStatement: () => void): Executor {
+function pgliteExecutor(db: PGlite, login: PgliteLogin, lockTimeoutMs: number, countStatement: () => void): Executor {
   const { serialize } = protocol;
+
+  /** What PostgreSQL (hence Neon) answers a login it refuses. */
+  function authenticate(credentials: Credentials): void {
+    if (credentials.user !== login.user || credentials.password !== login.password) {
+      throw loginError("28P01", `password authentication failed for user "${credentials.user}"`);
+    }
+    if (credentials.database !== login.database) {
+      throw loginError("3D000", `database "${credentials.database}" does not exist`);
+    }
+  }
 
   async function run(text: string, params: (string | null)[] = []): Promise<RawResult> {
     const request = concatBytes([
@@ -629,7 +653,8 @@ function pgliteExecutor(db: PGlite, lockTimeoutMs: number, countStatement: () =>
   }
 
   return {
-    single(_credentials, statement) {
+    single(credentials, statement) {
+      authenticate(credentials);
       return withPgliteLock(db, lockTimeoutMs, async () => {
         await abandonOrphanedTransaction();
         countStatement();
@@ -641,7 +666,8 @@ function pgliteExecutor(db: PGlite, lockTimeoutMs: number, countStatement: () =>
       });
     },
 
-    batch(_credentials, statements, begin) {
+    batch(credentials, statements, begin) {
+      authenticate(credentials);
       return withPgliteLock(db, lockTimeoutMs, async () => {
         await abandonOrphanedTransaction();
         await run(begin);

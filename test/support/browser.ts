@@ -1,10 +1,12 @@
 import { chromium, type Browser, type BrowserContext, type Request } from "playwright-core";
+import { inject } from "vitest";
 
 /**
- * Headless Chromium for end-to-end tests: Debian's `chromium` (`.ci/run` installs it when missing),
- * driven by playwright-core; no browser download. Override the binary with CHROMIUM_PATH.
+ * Headless Chromium for end-to-end tests: the OS's `chromium`, found (or installed when missing)
+ * by the global setup, driven by playwright-core; no browser download. Override the binary with
+ * CHROMIUM_PATH.
  */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+export const CHROMIUM_PATH = inject("chromiumPath");
 
 export const CHROMIUM_ARGS = [
   "--headless",

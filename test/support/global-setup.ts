@@ -1,78 +1,109 @@
 import { createServer, type Server } from "node:http";
 import type { TestProject } from "vitest/node";
-import { startEmbeddedTimescale } from "../../scripts/lib/embedded-postgres";
 import { migrate } from "../../scripts/lib/migrator";
 import { startNeonBridge, type NeonBridge } from "../../scripts/lib/neon-bridge";
 import { freePort } from "../../scripts/lib/ports";
 import { startPrivateRedis } from "../../scripts/lib/redis-server";
+import { CHROMIUM, ensureProgram } from "../../scripts/lib/system-deps";
 import { startUpstashBridge, type UpstashBridge } from "../../scripts/lib/upstash-bridge";
-import { createTestDatabase } from "./postgres";
+import { createTestDatabase, ensureTestPostgres, neonConnectionString, pgBackend } from "./postgres";
+import { migrateTimescale, openTimescale } from "./timescale";
 
 /**
  * The real local stack every workerd test talks to: a private redis-server behind the Upstash
- * bridge, a fresh PostgreSQL 15 database (migrated, tier `postgres`) behind the Neon bridge, and a
- * small control server through which tests inside workerd stop and start those servers and read
- * the bridges' round-trip counters. Everything is created per run and removed afterwards.
+ * bridge, a fresh PostgreSQL database (migrated, tier `postgres`) behind the Neon bridge, one
+ * database per TimescaleDB tier behind the same bridge, and a small control server through which
+ * tests inside workerd stop and start those servers and read the bridges' round-trip counters.
+ * Everything is created per run and removed afterwards.
+ *
+ * What it runs on: TEST_PG_ADMIN_URL, else the machine's PostgreSQL on 127.0.0.1:5432, else a
+ * private PostgreSQL 15 it starts (test/support/postgres.ts); TEST_TIMESCALE_URL and
+ * TEST_TIMESCALE_APACHE_URL, else the embedded TimescaleDB (test/support/timescale.ts). What it
+ * needs from the OS (redis-server, Chromium) is installed when missing and possible
+ * (scripts/lib/system-deps.ts).
  */
 export default async function setup(project: TestProject) {
-  const redis = await startPrivateRedis();
-  const database = await createTestDatabase();
-  const { tier } = await migrate({ databaseUrl: database.url, tier: "auto" });
-  // The two TimescaleDB tiers on the embedded TimescaleDB (TSL): one as is, one forced to the
-  // Apache-edition code path that Neon and Supabase get.
-  const timescale = await startEmbeddedTimescale();
-  await migrate({ databaseUrl: timescale.socketUrl, tier: "auto" });
-  const apache = await startEmbeddedTimescale();
-  await migrate({ databaseUrl: apache.socketUrl, tier: "timescale-apache" });
-  const embedded = { [EMBEDDED_TIMESCALE_DB]: timescale.db, [EMBEDDED_APACHE_DB]: apache.db };
-
-  const token = `test-${crypto.randomUUID()}`;
-  const upstash = await startUpstashBridge({ redisUrl: redis.url, token });
-  const neonPort = await freePort();
-  const startNeon = () => startNeonBridge({ backend: { kind: "pg" }, embedded, port: neonPort });
-  let neon: NeonBridge | undefined = await startNeon();
-
-  const control = await startControlServer({
-    "POST /redis/stop": () => redis.stop(),
-    "POST /redis/start": () => redis.start(),
-    "POST /postgres/stop": async () => {
-      await neon?.close();
-      neon = undefined;
-    },
-    "POST /postgres/start": async () => {
-      neon ??= await startNeon();
-    },
-    "GET /stats": async () => ({ redis: upstash.stats(), postgres: neon?.stats() ?? null }),
-    "POST /stats/reset": async () => {
-      upstash.resetStats();
-      neon?.resetStats();
-    },
-  });
-
-  project.provide("stack", {
-    upstashUrl: upstash.url,
-    upstashToken: token,
-    neonEndpoint: `http://127.0.0.1:${neonPort}/sql`,
-    // The Neon bridge ignores the host; the database name selects the fresh test database.
-    databaseUrl: `postgresql://postgres@db.localtest.me:5432/${database.name}`,
-    databaseUrls: {
-      postgres: `postgresql://postgres@db.localtest.me:5432/${database.name}`,
-      timescale: `postgresql://postgres@db.localtest.me:5432/${EMBEDDED_TIMESCALE_DB}`,
-      "timescale-apache": `postgresql://postgres@db.localtest.me:5432/${EMBEDDED_APACHE_DB}`,
-    },
-    controlUrl: control.url,
-    tier,
-  });
-
-  return async () => {
-    await new Promise<void>((resolve) => control.server.close(() => resolve()));
-    await neon?.close();
-    await upstash.close();
-    await database.drop();
-    await timescale.close();
-    await apache.close();
-    await redis.stop();
+  const log = (line: string) => console.log(`[test setup] ${line}`);
+  const chromiumPath = process.env.CHROMIUM_PATH || ensureProgram(CHROMIUM, log);
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const cleanup = async () => {
+    for (const step of cleanups.splice(0).reverse()) await step().catch((error: unknown) => log(`cleanup: ${String(error)}`));
   };
+  try {
+    cleanups.push(await ensureTestPostgres(log));
+    const redis = await startPrivateRedis();
+    cleanups.push(() => redis.stop());
+    const database = await createTestDatabase();
+    cleanups.push(() => database.drop());
+    const { tier } = await migrate({ databaseUrl: database.url, tier: "auto" });
+    // The two TimescaleDB tiers: a real TimescaleDB when configured, else the embedded one (TSL),
+    // once as is and once forced to the Apache-edition code path that Neon and Supabase get.
+    const timescale = await openTimescale("timescale", EMBEDDED_TIMESCALE_DB);
+    cleanups.push(() => timescale.close());
+    await migrateTimescale(timescale);
+    const apache = await openTimescale("timescale-apache", EMBEDDED_APACHE_DB);
+    cleanups.push(() => apache.close());
+    await migrateTimescale(apache);
+    for (const target of [timescale, apache]) {
+      if (target.source !== "embedded") log(`tier ${target.tier} on ${target.source}`);
+    }
+
+    const token = `test-${crypto.randomUUID()}`;
+    const upstash = await startUpstashBridge({ redisUrl: redis.url, token });
+    cleanups.push(() => upstash.close());
+    const neonPort = await freePort();
+    const databases = { [timescale.name]: timescale.backend, [apache.name]: apache.backend };
+    const startNeon = () => startNeonBridge({ backend: pgBackend(database.url), databases, port: neonPort });
+    let neon: NeonBridge | undefined = await startNeon();
+    cleanups.push(async () => neon?.close());
+
+    const control = await startControlServer({
+      "POST /redis/stop": () => redis.stop(),
+      "POST /redis/start": () => redis.start(),
+      "POST /postgres/stop": async () => {
+        await neon?.close();
+        neon = undefined;
+      },
+      "POST /postgres/start": async () => {
+        neon ??= await startNeon();
+      },
+      "GET /stats": async () => ({ redis: upstash.stats(), postgres: neon?.stats() ?? null }),
+      "POST /stats/reset": async () => {
+        upstash.resetStats();
+        neon?.resetStats();
+      },
+    });
+    cleanups.push(() => new Promise<void>((resolve) => control.server.close(() => resolve())));
+
+    // The Neon bridge ignores the host; user, password and database select and open the database.
+    const neonUrl = (target: { url: string; name: string; source?: string }) =>
+      target.source === "embedded" ? embeddedNeonUrl(target.url, target.name) : neonConnectionString(target.url);
+    project.provide("stack", {
+      upstashUrl: upstash.url,
+      upstashToken: token,
+      neonEndpoint: `http://127.0.0.1:${neonPort}/sql`,
+      databaseUrl: neonConnectionString(database.url),
+      databaseUrls: {
+        postgres: neonConnectionString(database.url),
+        timescale: neonUrl(timescale),
+        "timescale-apache": neonUrl(apache),
+      },
+      controlUrl: control.url,
+      tier,
+    });
+    project.provide("chromiumPath", chromiumPath);
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+  return cleanup;
+}
+
+/** An embedded database's socket URL with the alias the Neon bridge serves it under. */
+function embeddedNeonUrl(socketUrl: string, alias: string): string {
+  const url = new URL(neonConnectionString(socketUrl));
+  url.pathname = `/${alias}`;
+  return url.toString();
 }
 
 /** Database names the Neon bridge routes to the embedded TimescaleDB instances. */
@@ -118,5 +149,7 @@ export interface TestStack {
 declare module "vitest" {
   export interface ProvidedContext {
     stack: TestStack;
+    /** Chromium for the tracker's end-to-end tests (CHROMIUM_PATH, PATH, or installed). */
+    chromiumPath: string;
   }
 }
