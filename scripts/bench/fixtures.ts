@@ -1,8 +1,7 @@
 /**
  * Realistic analytics batches, deterministic (seeded): a few hundred event names with skewed
  * (Zipf-like) popularity, many users and sessions, tracker-shaped properties and device info,
- * page URLs with query strings to scrub. About 300 bytes per event, 15 KB per 50-event batch
- * (the size performance.md §4 measured).
+ * page URLs with query strings to scrub. About 300 bytes per event, 15 KB per 50-event batch.
  */
 
 import { prng } from "../../test/support/prng";

@@ -7,7 +7,7 @@
  *
  * Results: one JSON line per part appended to bench/results/<YYYY-MM-DD>.jsonl, and a Markdown
  * table (each figure beside its target and ceiling ratio) printed and written to
- * bench/results/latest.md. Method and reference figures: shared/reference/performance.md.
+ * bench/results/latest.md. Method: the README's Benchmarks section.
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";

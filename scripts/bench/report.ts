@@ -76,7 +76,7 @@ function pkgVersion(name: string): string {
   }
 }
 
-/** Machine, load and versions, recorded in every result line (performance.md §7.3). */
+/** Machine, load and versions, recorded in every result line (so a figure can be read with its conditions). */
 export async function collectContext(size: Size, parts: string[], adminUrl: string): Promise<RunContext> {
   const cpuModel = (() => {
     try {

@@ -1,7 +1,7 @@
 /**
  * The counter plan: what one batch adds to the real-time Redis structures, aggregated in the
  * worker so the Lua script runs a handful of commands per batch instead of several per event
- * (Upstash bills per command; see performance.md §3).
+ * (Upstash bills per command; docs/ARCHITECTURE.md, invariant 3).
  */
 import type { EventRow } from "./event";
 

@@ -1,6 +1,6 @@
 /**
  * Every Redis key this project uses, in one place. Each key that grows either expires or is
- * drained: nothing grows without bound (DESIGN.md §5).
+ * drained: nothing grows without bound (docs/ARCHITECTURE.md §5).
  */
 
 /** Hour-bucket counters and HyperLogLogs stay long enough for the hourly reconciliation to read

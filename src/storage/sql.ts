@@ -36,7 +36,7 @@ export const PROBE_TIER = `SELECT
 const BUCKET_ORIGIN = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`;
 
 /**
- * Inserts a batch of events exactly once by `event_id` (DESIGN.md invariant 2), in ONE statement
+ * Inserts a batch of events exactly once by `event_id` (docs/ARCHITECTURE.md, invariant 2), in ONE statement
  * with ONE parameter (the batch as JSON). Returns one row `{ inserted }`: how many events were new.
  *
  * - `input` reads the batch; an event_id repeated inside the batch keeps its first occurrence.

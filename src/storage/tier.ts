@@ -1,5 +1,5 @@
 /**
- * Storage tiers (DESIGN.md section 4): what the database offers decides how raw events, rollups,
+ * Storage tiers (docs/ARCHITECTURE.md §4): what the database offers decides how raw events, rollups,
  * retention and compression are stored. The relations that queries read are the same in every tier.
  */
 export const TIERS = ["timescale", "timescale-apache", "postgres"] as const;
