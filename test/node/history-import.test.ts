@@ -157,6 +157,8 @@ describe("history import (postgres tier)", () => {
       const ok = await cli("import", ["events", csv], env);
       expect(ok.stdout).toContain("read 2 / stored 2 / duplicates 0 / rejected 0");
       expect(await count(`SELECT count(*) AS n FROM analytics_events_ts WHERE user_id = 'u,2'`)).toBe(1);
+      // A clean import leaves no reject file behind.
+      await expect(readFile(`${csv}.rejects.ndjson`, "utf8")).rejects.toThrow(/ENOENT/);
 
       const bad = join(dir, "bad.csv");
       await writeFile(bad, `event_name,category,timestamp,colour\nsignup,account,${new Date().toISOString()},red\n`);
@@ -226,7 +228,7 @@ describe("history import (postgres tier)", () => {
     });
 
     it("a missing key or a wrong Redis is named", async () => {
-      const run = await cli("import", ["legacy-redis", "--key", "no:such:key"], env);
+      const run = await cli("import", ["legacy-redis", "--key", "no:such:key", "--rejects", join(dir, "r3")], env);
       expect(run.code).toBe(1);
       expect(run.stderr).toContain('key "no:such:key" is missing');
     });
@@ -248,7 +250,7 @@ describe("history import (postgres tier)", () => {
       // One legacy hour already has raw events here (it was imported as events): it is skipped.
       const covered = (await legacy.query(`SELECT hour FROM analytics_events ORDER BY hour LIMIT 1`)).rows[0].hour as Date;
       await legacy.end();
-      await cli("import", ["events", "-"], env, Buffer.from(JSON.stringify({ event_name: "page_view", category: "navigation", timestamp: new Date(covered.getTime() + 60_000).toISOString() })));
+      await cli("import", ["events", "-", "--rejects", join(dir, "r4")], env, Buffer.from(JSON.stringify({ event_name: "page_view", category: "navigation", timestamp: new Date(covered.getTime() + 60_000).toISOString() })));
 
       const run = await cli("import", ["legacy-tables"], env);
       expect(run.code, run.stderr).toBe(0);

@@ -153,7 +153,8 @@ export async function loadEvents(options: LoadOptions): Promise<LoadSummary> {
         totals.rejected = Number(done.rejected);
       }
     }
-    if (options.rejectFile && summary.resumed_after === 0) await writeFile(options.rejectFile, "");
+    // Created at the first rejection (a clean import leaves no file); a resumed run appends.
+    let rejectFileOpen = summary.resumed_after > 0;
     let lastCommitted = summary.resumed_after;
 
     const write = async (chunk: Chunk) => {
@@ -199,7 +200,9 @@ export async function loadEvents(options: LoadOptions): Promise<LoadSummary> {
         if (options.signal?.aborted) throw new ImportInterrupted({ ...summary }, 0, options.unit);
         await client.query("COMMIT");
         if (options.rejectFile && rejections.length > 0) {
-          await appendFile(options.rejectFile, rejections.map((r) => `${JSON.stringify({ [options.unit]: r.position, code: r.code, reason: r.reason })}\n`).join(""));
+          const lines = rejections.map((r) => `${JSON.stringify({ [options.unit]: r.position, code: r.code, reason: r.reason })}\n`).join("");
+          await (rejectFileOpen ? appendFile : writeFile)(options.rejectFile, lines);
+          rejectFileOpen = true;
         }
         options.onChunk?.({ ...summary, seconds: (Date.now() - started) / 1000 });
       } catch (error) {
