@@ -22,6 +22,7 @@ import { resolve } from "node:path";
 import {
   DEV_EMBEDDED_PG_PORT,
   DEV_PORT,
+  DEV_IMPORT_KEY,
   DEV_READ_TOKEN,
   DEV_WRITE_KEY,
   ROOT,
@@ -72,7 +73,7 @@ async function main(): Promise<void> {
     process.on(signal, () => (stack ? void shutdown(0) : abort.abort()));
   }
 
-  const chosen = chooseDevVars(process.env, devVars, { WRITE_KEYS: DEV_WRITE_KEY, READ_TOKEN: DEV_READ_TOKEN });
+  const chosen = chooseDevVars(process.env, devVars, { WRITE_KEYS: DEV_WRITE_KEY, READ_TOKEN: DEV_READ_TOKEN, IMPORT_KEYS: DEV_IMPORT_KEY });
   if (chosen.replaced.length > 0) {
     log(`not passed on: ${chosen.replaced.join(", ")} (the stack runs its own bridges; use REDIS_URL and DATABASE_URL)`);
   }
@@ -117,11 +118,11 @@ async function main(): Promise<void> {
   log(`  redis         ${stack.redisUrl}${stack.redis ? "  (append-only file in .dev-stack/redis)" : ""}`);
   log(`  upstash REST  ${stack.upstash.url}  (bridge)`);
   log(`  neon HTTP     ${stack.neon.url}  (bridge)`);
-  log(`  write key     ${stack.vars.WRITE_KEYS}   read token ${stack.vars.READ_TOKEN}`);
+  log(`  write key     ${stack.vars.WRITE_KEYS}   read token ${stack.vars.READ_TOKEN}   import key ${stack.vars.IMPORT_KEYS ?? ""}`);
   if (!(stack.vars.WRITE_KEYS ?? "").split(",").some((key) => key.trim() !== "")) {
     console.error("[dev] warning: WRITE_KEYS is empty: every batch answers 503 service_misconfigured until it is set (e.g. WRITE_KEYS=dev-write-key npm run dev).");
   }
-  const own = Object.keys(chosen.vars).filter((name) => !(name in { WRITE_KEYS: 1, READ_TOKEN: 1 }));
+  const own = Object.keys(chosen.vars).filter((name) => !(name in { WRITE_KEYS: 1, READ_TOKEN: 1, IMPORT_KEYS: 1 }));
   if (own.length > 0) log(`  variables     ${own.map((name) => `${name}=${chosen.vars[name]}`).join(" ")}`);
   log("  cron          npm run cron -- drain | hourly | daily");
   log("Ctrl-C stops everything.");

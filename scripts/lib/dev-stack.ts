@@ -39,6 +39,8 @@ export const DEV_PORT = 8787;
 export const DEV_EMBEDDED_PG_PORT = 54329;
 export const DEV_WRITE_KEY = "dev-write-key";
 export const DEV_READ_TOKEN = "dev-read-token-change-me";
+/** The import key `npm run dev` configures (`IMPORT_KEYS`) unless one is set. */
+export const DEV_IMPORT_KEY = "dev-import-key";
 
 export interface DevStackOptions {
   /** Port of `wrangler dev` on 127.0.0.1; 0 or omitted: a free port. A given port that is taken is an error. */

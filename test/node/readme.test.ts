@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { DEV_EMBEDDED_PG_PORT, DEV_PORT, DEV_READ_TOKEN, DEV_WRITE_KEY, ROOT, startDevStack, type DevStack } from "../../scripts/lib/dev-stack";
+import { DEV_EMBEDDED_PG_PORT, DEV_IMPORT_KEY, DEV_PORT, DEV_READ_TOKEN, DEV_WRITE_KEY, ROOT, startDevStack, type DevStack } from "../../scripts/lib/dev-stack";
 import type { DevState } from "../../scripts/lib/dev-state";
 import { chooseDevVars, CONFIG_VARIABLES, readDevVars, STACK_OWNED } from "../../scripts/lib/dev-vars";
 import { ensureProgram, PSQL, type SystemProgram } from "../../scripts/lib/system-deps";
@@ -116,19 +116,21 @@ function jsonValues(text: string): unknown[] {
 }
 
 describe("README: static promises", () => {
-  test("the API examples define BASE, WRITE_KEY, READ_TOKEN once, equal to what npm run dev uses", () => {
+  test("the API examples define BASE, WRITE_KEY, READ_TOKEN, IMPORT_KEY once, equal to what npm run dev uses", () => {
     expect(defined("BASE")).toBe(`http://127.0.0.1:${DEV_PORT}`);
     expect(defined("WRITE_KEY")).toBe(DEV_WRITE_KEY);
     expect(defined("READ_TOKEN")).toBe(DEV_READ_TOKEN);
-    for (const name of ["BASE", "WRITE_KEY", "READ_TOKEN"]) {
+    expect(defined("IMPORT_KEY")).toBe(DEV_IMPORT_KEY);
+    for (const name of ["BASE", "WRITE_KEY", "READ_TOKEN", "IMPORT_KEY"]) {
       const definitions = SHELL.flatMap((b) => commandLines(b).filter((line) => line.startsWith(`${name}=`)));
       expect(definitions, name).toHaveLength(1);
     }
   });
 
   test("every variable a shell example uses is defined there", () => {
-    const names = new Set(["BASE", "WRITE_KEY", "READ_TOKEN"]);
-    const documentedElsewhere = new Set(["TEST_TIMESCALE_URL", "TEST_TIMESCALE_APACHE_URL"]);
+    const names = new Set(["BASE", "WRITE_KEY", "READ_TOKEN", "IMPORT_KEY"]);
+    // The deployment's own settings, documented in the Configuration and Local development tables.
+    const documentedElsewhere = new Set(["TEST_TIMESCALE_URL", "TEST_TIMESCALE_APACHE_URL", "DATABASE_URL"]);
     for (const b of SHELL) {
       const local = new Set(commandLines(b).flatMap((line) => [...line.matchAll(/(?:^|\s)([A-Z_][A-Z0-9_]*)=/g)].map((m) => m[1]!)));
       for (const line of commandLines(b)) {
@@ -223,7 +225,7 @@ describe("README: the examples against a fresh local stack", () => {
   const sh = (code: string) => run("bash", ["-c", `set -e\n${prelude}\n${code}`], { DEV_STATE_FILE: join(stateDir, "dev.json") });
 
   beforeAll(async () => {
-    stack = await startDevStack({ quiet: true, vars: { WRITE_KEYS: DEV_WRITE_KEY, READ_TOKEN: DEV_READ_TOKEN } });
+    stack = await startDevStack({ quiet: true, vars: { WRITE_KEYS: DEV_WRITE_KEY, READ_TOKEN: DEV_READ_TOKEN, IMPORT_KEYS: DEV_IMPORT_KEY } });
     stateDir = mkdtempSync(join(tmpdir(), "eaw-readme-"));
     const state: DevState = { pid: process.pid, baseUrl: stack.baseUrl, neonUrl: stack.neon.url, databaseUrl: stack.vars.DATABASE_URL! };
     writeFileSync(join(stateDir, "dev.json"), JSON.stringify(state));
@@ -242,7 +244,8 @@ describe("README: the examples against a fresh local stack", () => {
     const { stdout, code } = await sh(quick.code.replace(`http://127.0.0.1:${DEV_PORT}`, stack.baseUrl));
     expect(code).toBe(0);
     expectShape(JSON.parse(stdout), JSON.parse(commentOutput(quick)[0]!));
-    expect(JSON.parse(stdout)).toMatchObject({ status: "ok", postgres: { ok: true, tier: "timescale" } });
+    // Without the read token /health is the public view: status and which stores answer.
+    expect(JSON.parse(stdout)).toMatchObject({ status: "ok", redis: { ok: true }, postgres: { ok: true }, problems: [] });
   });
 
   test("every API example, in order, prints what its sample shows", async () => {
