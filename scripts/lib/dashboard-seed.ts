@@ -7,22 +7,11 @@
  *   sign-ups and `asset_generated` events (image, audio, video, model);
  * - the last 10 minutes: a steady trickle for the live panel.
  */
+import { prng } from "../../test/support/prng";
 import type { DevStack } from "./dev-stack";
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
-
-/** mulberry32, so every run sends the same shapes (ids are fresh each run). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface SeedEvent {
   event_id: string;
