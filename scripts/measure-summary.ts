@@ -17,7 +17,8 @@
  */
 import pg from "pg";
 import { migrate } from "./lib/migrator";
-import { DAY_MS, INTERVAL_MS, alignDown } from "../src/domain/read-params";
+import { INTERVAL_MS, alignDown } from "../src/domain/read-params";
+import { DAY_MS } from "../src/time";
 import { summary, summaryFromRaw } from "../src/storage/sql-read";
 import { refreshRollups, type SqlStatement } from "../src/storage/sql";
 

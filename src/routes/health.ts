@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../app";
 import { problemFor } from "../config";
 import { carriesReadToken } from "./read";
-import { errorSummary } from "../log";
+import { errorSummary } from "../error-text";
 import { JOB_PERIOD_SECONDS, type JobName } from "../cron/triggers";
 import type { PostgresStatus } from "../services";
 import type { BufferStats } from "../storage/buffer-store";

@@ -19,8 +19,6 @@ import {
   SeriesResponseSchema,
   SummaryQuerySchema,
   SummaryResponseSchema,
-  DAY_MS,
-  HOUR_MS,
   cacheControl,
   movingAverage,
   percentileKey,
@@ -29,6 +27,7 @@ import {
   type TimeRange,
 } from "../domain/read-params";
 import { ApiError } from "../errors";
+import { DAY_MS, HOUR_MS } from "../time";
 import { findSecret } from "../http/secrets";
 import { problemFor, type Config } from "../config";
 import { readStores } from "../storage/read-store";

@@ -27,8 +27,8 @@ import {
   type SqlStatement,
 } from "./sql";
 import type { Tier } from "./tier";
+import { HOUR_MS } from "../time";
 
-const HOUR_MS = 3_600_000;
 /** SQLSTATE undefined_function: `refresh_continuous_aggregate(..., force)` before TimescaleDB 2.18. */
 const UNDEFINED_FUNCTION = "42883";
 

@@ -8,7 +8,8 @@ export const TIERS = ["timescale", "timescale-apache", "postgres"] as const;
 export type Tier = (typeof TIERS)[number];
 
 /** What `ANALYTICS_DB_TIER` may ask for: a tier, or `auto` to detect it. */
-export type TierRequest = Tier | "auto";
+export const TIER_REQUESTS = ["auto", ...TIERS] as const;
+export type TierRequest = (typeof TIER_REQUESTS)[number];
 
 export function isTier(value: unknown): value is Tier {
   return typeof value === "string" && (TIERS as readonly string[]).includes(value);
