@@ -119,7 +119,7 @@ async function main() {
       ),
     );
     await timed("CALL analytics_refresh_rollups (closed hours and days)", () =>
-      client.query(...sqlArgs(refreshRollups(tier, from, new Date(openHour)))),
+      client.query(...sqlArgs(refreshRollups(from, new Date(openHour)))),
     );
     await timed("VACUUM ANALYZE", () => client.query(`VACUUM ANALYZE`));
     const { rows: counts } = await client.query(

@@ -120,7 +120,7 @@ export class PostgresCronStore implements JobRunStore, RollupStore, MaintenanceS
 
   async refreshRollups(from: Date, to: Date): Promise<void> {
     // Sent alone in every tier (autocommit): required in `timescale`, harmless elsewhere.
-    await this.run(refreshRollups(this.tier, from, to));
+    await this.run(refreshRollups(from, to));
   }
 
   async reconcileCounts(hours: readonly Date[]): Promise<ReconcileRow[]> {
@@ -140,7 +140,7 @@ export class PostgresCronStore implements JobRunStore, RollupStore, MaintenanceS
   async healHour(from: Date, to: Date, now: Date): Promise<void> {
     if (this.tier !== "timescale") {
       const del = deleteRollupRange(from, to);
-      const refresh = refreshRollups(this.tier, from, to);
+      const refresh = refreshRollups(from, to);
       await this.sql.transaction([this.sql.query(del.text, [...del.values]), this.sql.query(refresh.text, [...refresh.values])]);
       return;
     }

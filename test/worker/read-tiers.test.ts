@@ -260,11 +260,11 @@ for (const tier of TIERS) {
     /** The "hourly cron": claim the dirty buckets, then bring the rollups up to date (autocommit each). */
     async function cron(from: number, to: number) {
       const claimed = (await run(claimDirtyBuckets(100_000))) as Array<{ granularity: string; bucket: Date | string }>;
-      await run(refreshRollups(tier as Tier, new Date(from), new Date(to)));
+      await run(refreshRollups(new Date(from), new Date(to)));
       for (const c of claimed) {
         const b = new Date(c.bucket).getTime();
         const width = c.granularity === "hour" ? HOUR : DAY;
-        await run(refreshRollups(tier as Tier, new Date(b), new Date(b + width)));
+        await run(refreshRollups(new Date(b), new Date(b + width)));
       }
       rolledUp = [...all];
       dirtyHours = new Set();
