@@ -16,6 +16,8 @@ import {
   type SummarySqlRow,
 } from "./sql-read";
 import type { CheckRow as RecordedCheck, SqlStatement } from "./sql";
+import { REALTIME_ARGV, REALTIME_SCRIPT } from "./lua/realtime";
+import { inSlotOrder } from "./lua/contract";
 import { COUNTER_FIELDS, minuteId, redisKeys, type RedisKeys } from "./redis-keys";
 
 /** bigint columns arrive as strings from the driver; counts stay far below 2^53. */
@@ -144,44 +146,6 @@ export class PostgresReadStore {
   }
 }
 
-/**
- * Sums the minute counter hashes of the window, counts the union of the minute user HyperLogLogs
- * and the active sessions, in one script: one request, one billed command.
- *
- * KEYS: [1..n] minute counter hashes, [n+1..2n] minute user HLLs, [2n+1] active-sessions zset.
- * ARGV: [1] n, [2] active-since epoch ms.
- * Returns { unique users, active sessions, field, sum, field, sum, … } (fields as in
- * COUNTER_FIELDS: `total`, `e:<event_name>`, `c:<category>`).
- *
- * Not a read-only script (EVAL_RO) although it writes nothing visible: Redis refuses PFCOUNT in a
- * read-only script ("Write commands are not allowed from read-only scripts", seen on Redis 7.0.15)
- * because PFCOUNT may rewrite the cached cardinality inside the HyperLogLog.
- */
-export const REALTIME_SCRIPT = `
-local n = tonumber(ARGV[1])
-local sums, order = {}, {}
-for i = 1, n do
-  local flat = redis.call('HGETALL', KEYS[i])
-  for j = 1, #flat, 2 do
-    local field = flat[j]
-    if sums[field] == nil then
-      sums[field] = 0
-      order[#order + 1] = field
-    end
-    sums[field] = sums[field] + tonumber(flat[j + 1])
-  end
-end
-local users = 0
-if n > 0 then users = redis.call('PFCOUNT', unpack(KEYS, n + 1, 2 * n)) end
-local active = redis.call('ZCOUNT', KEYS[2 * n + 1], ARGV[2], '+inf')
-local out = {users, active}
-for _, field in ipairs(order) do
-  out[#out + 1] = field
-  out[#out + 1] = sums[field]
-end
-return out
-`;
-
 export interface RealtimeSnapshot {
   /** Start of the first minute of the window. */
   from: Date;
@@ -215,7 +179,7 @@ export class RedisRealtimeStore {
     const currentMinute = Math.floor(now.getTime() / 60_000) * 60_000;
     for (let i = minutes - 1; i >= 0; i--) ids.push(minuteId(new Date(currentMinute - i * 60_000)));
     const keys = [...ids.map((id) => this.keys.minuteCounters(id)), ...ids.map((id) => this.keys.minuteUsers(id)), this.keys.activeSessions];
-    const reply = await this.script.exec(keys, [String(ids.length), String(now.getTime() - activeMs)]);
+    const reply = await this.script.exec(keys, inSlotOrder(REALTIME_ARGV, { n: String(ids.length), active_since_ms: String(now.getTime() - activeMs) }));
 
     const snapshot: RealtimeSnapshot = {
       from: new Date(currentMinute - (minutes - 1) * 60_000),
