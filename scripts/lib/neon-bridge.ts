@@ -7,7 +7,7 @@ import { messageOf } from "../../src/error-text";
 /**
  * A local stand-in for Neon's SQL-over-HTTP endpoint, so the real `@neondatabase/serverless`
  * client (`neon()`, `sql.transaction()`) runs unchanged against a local PostgreSQL.
- * The wire contract is `shared/reference/protocols.md` §2.
+ * The wire contract is docs/LOCAL-STACK.md §2.
  */
 
 /** Where the bridge runs the statements it receives. */
