@@ -6,7 +6,7 @@ import { createRedisClient, createSqlClient, type Sql } from "./storage/clients"
 import { readHealthStatus, type HealthStatus } from "./storage/cron-store";
 import { PostgresStore, type EventStore } from "./storage/postgres-store";
 import { RedisIngestStore, type IngestRedis } from "./storage/redis-store";
-import { isTier, type Tier } from "./storage/tier";
+import { recordedTier, type Tier } from "./storage/tier";
 import { METRICS } from "./metrics/latency";
 import { measuredIngestRedis, measuredSql } from "./metrics/piggyback";
 
@@ -19,18 +19,15 @@ export interface Services {
   events: EventStore;
   probes: {
     /**
-     * Resolves when Redis answers. The real probe is one pipeline that also reads the buffer
-     * (`BufferStats`: XLEN of the buffer and dead-letter streams, the oldest pending id, the last
-     * direct-insert failure); a fake
-     * may resolve to anything, and /health then reports no buffer figures.
+     * Resolves when Redis answers: one pipeline that also reads the buffer (XLEN of the buffer and
+     * dead-letter streams, the oldest pending id, the last direct-insert failure).
      */
-    redis(): Promise<BufferStats | unknown>;
+    redis(): Promise<BufferStats>;
     /**
-     * Resolves when PostgreSQL answers. The real probe is one statement returning the tier plus
-     * the cron jobs' status and the latest reconciliation (`PostgresStatus`); a fake may resolve
-     * to just the tier.
+     * Resolves when PostgreSQL answers: one statement returning the tier plus the cron jobs'
+     * status and the latest reconciliation.
      */
-    postgres(): Promise<Tier | PostgresStatus>;
+    postgres(): Promise<PostgresStatus>;
   };
 }
 
@@ -60,8 +57,8 @@ export function createServices(env: Env): Services {
       redis: () => buffer.stats(),
       postgres: async (): Promise<PostgresStatus> => {
         const status = await readHealthStatus(sql, JOB_NAMES);
-        if (!isTier(status.tier)) throw new Error("database not migrated: run `npm run migrate` (no tier recorded)");
-        return { ...status, tier: config.ANALYTICS_DB_TIER === "auto" ? status.tier : config.ANALYTICS_DB_TIER };
+        const recorded = recordedTier(status.tier);
+        return { ...status, tier: config.ANALYTICS_DB_TIER === "auto" ? recorded : config.ANALYTICS_DB_TIER };
       },
     },
   };

@@ -26,7 +26,7 @@ import {
   type CheckRow,
   type SqlStatement,
 } from "./sql";
-import type { Tier } from "./tier";
+import { DatabaseNotMigrated, type Tier } from "./tier";
 import { HOUR_MS } from "../time";
 
 /** SQLSTATE undefined_function: `refresh_continuous_aggregate(..., force)` before TimescaleDB 2.18. */
@@ -216,7 +216,7 @@ export async function readHealthStatus(sql: Sql, jobs: readonly string[]): Promi
     scheduler_failures: SchedulerFailure[] | string | null;
   }>;
   const row = rows[0];
-  if (!row) throw new Error("database not migrated: run `npm run migrate` (no tier recorded)");
+  if (!row) throw new DatabaseNotMigrated();
   const jobStatus: HealthStatus["jobs"] = {};
   for (const job of jobs) {
     const j = row.jobs?.[job];

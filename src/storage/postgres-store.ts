@@ -1,7 +1,7 @@
 import type { EventRow } from "../domain/event";
 import type { Sql } from "./clients";
 import { INSERT_EVENTS, READ_TIER, insertEventsValues } from "./sql";
-import { isTier, type Tier } from "./tier";
+import { recordedTier, type Tier } from "./tier";
 
 /** The narrow PostgreSQL surface the ingest path needs. */
 export interface EventStore {
@@ -22,8 +22,6 @@ export class PostgresStore implements EventStore {
   /** The tier the migrations recorded; throws when the database was never migrated. */
   async readTier(): Promise<Tier> {
     const rows = (await this.sql.query(READ_TIER)) as Array<{ tier: string }>;
-    const tier = rows[0]?.tier;
-    if (!isTier(tier)) throw new Error("database not migrated: run `npm run migrate` (no tier recorded)");
-    return tier;
+    return recordedTier(rows[0]?.tier);
   }
 }

@@ -15,6 +15,20 @@ export function isTier(value: unknown): value is Tier {
   return typeof value === "string" && (TIERS as readonly string[]).includes(value);
 }
 
+/** The database has no recorded tier: the migrations never ran on it. */
+export class DatabaseNotMigrated extends Error {
+  override readonly name = "DatabaseNotMigrated";
+  constructor() {
+    super("database not migrated: run `npm run migrate` (no tier recorded)");
+  }
+}
+
+/** The tier `analytics_meta` recorded; throws DatabaseNotMigrated when there is none. */
+export function recordedTier(value: unknown): Tier {
+  if (!isTier(value)) throw new DatabaseNotMigrated();
+  return value;
+}
+
 /**
  * Parses `ANALYTICS_DB_TIER`. Unset or empty means `auto`.
  * @example parseTierRequest("timescale-apache") // "timescale-apache"
