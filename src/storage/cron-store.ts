@@ -1,9 +1,9 @@
 import type { DirtyBucket, EventSink, JobRunStore, MaintenanceStore, PolicyJob, ReconcileRow, RollupStore } from "../cron/ports";
 import type { EventRow } from "../domain/event";
 import type { Sql } from "./clients";
+import { PostgresStore } from "./postgres-store";
 import {
   CONTINUOUS_AGGREGATES,
-  INSERT_EVENTS,
   applyRetention,
   beginJobRun,
   claimDirtyBuckets,
@@ -14,7 +14,6 @@ import {
   ensurePartitions,
   forceRefreshAggregate,
   healthStatus,
-  insertEventsValues,
   markDirtyBuckets,
   policyJobStatus,
   pruneCronHistory,
@@ -73,10 +72,14 @@ export interface SchedulerFailure {
  * refresh per aggregate, each alone in autocommit as TimescaleDB requires).
  */
 export class PostgresCronStore implements JobRunStore, RollupStore, MaintenanceStore, EventSink {
+  private readonly events: PostgresStore;
+
   constructor(
     private readonly sql: Sql,
     private readonly tier: Tier,
-  ) {}
+  ) {
+    this.events = new PostgresStore(sql);
+  }
 
   private async run<R>(statement: SqlStatement): Promise<R[]> {
     return (await this.sql.query(statement.text, [...statement.values])) as R[];
@@ -95,10 +98,8 @@ export class PostgresCronStore implements JobRunStore, RollupStore, MaintenanceS
   }
 
   // EventSink
-  async insert(rows: readonly EventRow[]): Promise<number> {
-    if (rows.length === 0) return 0;
-    const result = (await this.sql.query(INSERT_EVENTS, insertEventsValues(rows))) as Array<{ inserted: number }>;
-    return Number(result[0]?.inserted ?? 0);
+  insert(rows: readonly EventRow[]): Promise<number> {
+    return this.events.insertEvents(rows);
   }
 
   async ensurePartitions(now: Date): Promise<number> {

@@ -9,14 +9,18 @@ export interface EventStore {
   insertEvents(rows: readonly EventRow[]): Promise<number>;
 }
 
-/** PostgreSQL adapter over the Neon HTTP driver: each method is one statement, one request. */
+/**
+ * PostgreSQL adapter over the Neon HTTP driver: each method is one statement, one request. The one
+ * adapter that sends INSERT_EVENTS: the request path, the drain (through PostgresCronStore) and the
+ * dead-letter replay all store rows through it.
+ */
 export class PostgresStore implements EventStore {
   constructor(private readonly sql: Sql) {}
 
   async insertEvents(rows: readonly EventRow[]): Promise<number> {
     if (rows.length === 0) return 0;
-    const result = (await this.sql.query(INSERT_EVENTS, insertEventsValues(rows))) as Array<{ inserted: number }>;
-    return result[0]?.inserted ?? 0;
+    const result = (await this.sql.query(INSERT_EVENTS, insertEventsValues(rows))) as Array<{ inserted: number | string }>;
+    return Number(result[0]?.inserted ?? 0);
   }
 
   /** The tier the migrations recorded; throws when the database was never migrated. */
