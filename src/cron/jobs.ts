@@ -1,9 +1,8 @@
 import { errorMessage } from "../error-text";
 import { logEvent } from "../log";
 import { createServices, type Services } from "../services";
-import { RedisBufferStore } from "../storage/buffer-store";
-import { PostgresCronStore } from "../storage/cron-store";
-import { PostgresStore } from "../storage/postgres-store";
+import type { RedisBufferStore } from "../storage/buffer-store";
+import type { PostgresCronStore } from "../storage/cron-store";
 import type { Tier } from "../storage/tier";
 import { countCalls, type Budget, type BudgetLimits } from "./budget";
 import { runDaily } from "./daily";
@@ -62,7 +61,7 @@ async function resolveTier(services: Services, budget: Budget): Promise<Tier> {
   const known = tiers.get(services);
   if (known) return known;
   budget.spend();
-  const tier = await new PostgresStore(services.clients.sql).readTier();
+  const tier = await services.cron.readTier();
   tiers.set(services, tier);
   return tier;
 }
@@ -76,14 +75,13 @@ export async function runJob(job: JobName, env: Env, scheduledTime: number): Pro
   const spec = JOBS[job];
   try {
     const services = createServices(env);
-    const { redis, sql } = services.clients;
     return await runLeased(
-      { job, limits: spec.limits, leaseSeconds: spec.leaseSeconds, runs: new PostgresCronStore(sql, "postgres") /* run bookkeeping is the same in every tier */ },
+      { job, limits: spec.limits, leaseSeconds: spec.leaseSeconds, runs: services.cron.runs },
       async (budget, progress) => {
         const tier = await resolveTier(services, budget);
         return spec.run({
-          buffer: countCalls(new RedisBufferStore(redis, services.config.REDIS_KEY_PREFIX), budget),
-          store: countCalls(new PostgresCronStore(sql, tier), budget),
+          buffer: countCalls(services.cron.buffer, budget),
+          store: countCalls(services.cron.store(tier), budget),
           budget,
           now: new Date(scheduledTime),
           progress,

@@ -30,7 +30,6 @@ import { ApiError } from "../errors";
 import { DAY_MS, HOUR_MS } from "../time";
 import { findSecret } from "../http/secrets";
 import { problemFor, type Config } from "../config";
-import { readStores } from "../storage/read-store";
 
 // ---------------------------------------------------------------------------------------------
 // Authentication: Authorization: Bearer <READ_TOKEN>
@@ -215,7 +214,7 @@ read.openapi(summaryRoute, async (c) => {
     capLabel: `interval=${query.interval}`,
     now,
   });
-  const { postgres } = stores(c);
+  const { postgres } = c.var.services.read;
   const result = await postgres.summary(
     query.interval,
     range.from,
@@ -240,7 +239,7 @@ read.openapi(summaryRoute, async (c) => {
 read.openapi(realtimeRoute, async (c) => {
   const { minutes, limit } = c.req.valid("query");
   const now = new Date();
-  const snapshot = await stores(c).realtime.snapshot(now, minutes, ACTIVE_SESSION_MS);
+  const snapshot = await c.var.services.read.realtime.snapshot(now, minutes, ACTIVE_SESSION_MS);
   const ranked = <K extends string>(counts: Map<string, number>, key: K) =>
     [...counts]
       .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0))
@@ -274,7 +273,7 @@ read.openapi(popularRoute, async (c) => {
     capLabel: "popular-asset-types",
     now,
   });
-  const result = await stores(c).postgres.popularAssetTypes(range.from, range.to, query.limit);
+  const result = await c.var.services.read.postgres.popularAssetTypes(range.from, range.to, query.limit);
   setCache(c, cacheControl(result.clean, range, now));
   return c.json({ from: range.from.toISOString(), to: range.to.toISOString(), complete: result.clean, rows: result.rows }, 200);
 });
@@ -295,7 +294,7 @@ read.openapi(seriesRoute, async (c) => {
     now,
   });
   const readFrom = new Date(range.from.getTime() - leadInMs);
-  const rows = await stores(c).postgres.series(
+  const rows = await c.var.services.read.postgres.series(
     query.interval,
     readFrom,
     range.to,
@@ -341,7 +340,7 @@ read.openapi(checksRoute, async (c) => {
     capLabel: "checks",
     now: new Date(),
   });
-  const result = await stores(c).postgres.checks(range.from, range.to, query.limit);
+  const result = await c.var.services.read.postgres.checks(range.from, range.to, query.limit);
   // A later hourly run appends rows for the same hours: never cached.
   c.header("Cache-Control", "no-store");
   return c.json({ from: range.from.toISOString(), to: range.to.toISOString(), truncated: result.truncated, rows: result.rows }, 200);
@@ -356,7 +355,3 @@ function setCache(c: { header(name: string, value: string): void }, value: strin
   if (value !== "no-store") c.header("Vary", "Authorization");
 }
 
-function stores(c: { var: AppEnv["Variables"] }) {
-  const { clients, config } = c.var.services;
-  return readStores(clients, config.REDIS_KEY_PREFIX);
-}

@@ -1,6 +1,7 @@
 /**
- * Adapters behind the read API, over the raw clients in `services.clients`. Each method is exactly
- * one round trip: one SQL statement (sql-read.ts) or one Redis request (one Lua script).
+ * Adapters behind the read API, built once per env by the composition root (src/services.ts).
+ * Each method is exactly one round trip: one SQL statement (sql-read.ts) or one Redis request
+ * (one Lua script).
  */
 import type { Redis } from "@upstash/redis/cloudflare";
 import type { Interval } from "../domain/read-params";
@@ -205,21 +206,4 @@ export class RedisRealtimeStore {
     }
     return snapshot;
   }
-}
-
-export interface ReadStores {
-  postgres: PostgresReadStore;
-  realtime: RedisRealtimeStore;
-}
-
-const cache = new WeakMap<object, ReadStores>();
-
-/** The read adapters for one set of clients (built once per clients object, like the services). */
-export function readStores(clients: { redis: Redis; sql: Sql }, prefix: string): ReadStores {
-  let stores = cache.get(clients);
-  if (!stores) {
-    stores = { postgres: new PostgresReadStore(clients.sql), realtime: new RedisRealtimeStore(clients.redis, prefix) };
-    cache.set(clients, stores);
-  }
-  return stores;
 }
