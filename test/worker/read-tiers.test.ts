@@ -1,5 +1,4 @@
 import { env } from "cloudflare:test";
-import { neon, neonConfig } from "@neondatabase/serverless";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { createApp } from "../../src/app";
 import type { EventRow } from "../../src/domain/event";
@@ -7,7 +6,7 @@ import { createServices } from "../../src/services";
 import { claimDirtyBuckets, insertEvents, recordChecks, refreshRollups, type CheckRow } from "../../src/storage/sql";
 import { TIERS, type Tier } from "../../src/storage/tier";
 import { expectedPopularAssetTypes } from "../support/event-fixtures";
-import { bridgeStats, resetBridgeStats } from "./support";
+import { bridgeStats, resetBridgeStats, testSql } from "./support";
 import { prng } from "../support/prng";
 
 /*
@@ -235,8 +234,7 @@ for (const tier of TIERS) {
     const databaseUrl = inject("stack").databaseUrls[tier];
     const tierEnv = { ...env, DATABASE_URL: databaseUrl, REDIS_KEY_PREFIX: `read-tiers-${tier}:` } as Env;
     const app = createApp(createServices);
-    neonConfig.fetchEndpoint = env.NEON_FETCH_ENDPOINT;
-    const sql = neon(databaseUrl);
+    const sql = testSql(databaseUrl);
     const run = (statement: { text: string; values: readonly unknown[] }) => sql.query(statement.text, [...statement.values]);
 
     let clock: Clock;
