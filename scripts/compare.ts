@@ -10,13 +10,13 @@ import { parseArgs } from "node:util";
 import { compareSystems, reportCsv, reportTable } from "./lib/compare";
 import { DEFAULT_LEGACY_KEY, legacyRedisFromEnv, type FieldMap } from "./lib/import/legacy-redis";
 import { legacyMap } from "./lib/import/legacy-tables";
+import { HOUR_MS } from "../src/time";
 
 const USAGE = `usage: npm run compare -- --from ISO --to ISO [--legacy-tables] [--legacy-redis [--key ${DEFAULT_LEGACY_KEY}]]
        [--map FILE] [--redis-map FILE] [--tolerance 0] [--users-tolerance 0] [--out .]
 environment: DATABASE_URL; LEGACY_DATABASE_URL (--legacy-tables); LEGACY_REDIS_URL or
   LEGACY_UPSTASH_REDIS_REST_URL + LEGACY_UPSTASH_REDIS_REST_TOKEN (--legacy-redis)`;
 
-const HOUR_MS = 3_600_000;
 const stamp = (d: Date) => d.toISOString().slice(0, 13).replace(/[-:]/g, "");
 
 async function main(): Promise<number> {

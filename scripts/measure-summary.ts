@@ -17,7 +17,8 @@
  */
 import pg from "pg";
 import { migrate } from "./lib/migrator";
-import { DAY_MS, INTERVAL_MS, alignDown } from "../src/domain/read-params";
+import { INTERVAL_MS, alignDown } from "../src/domain/read-params";
+import { DAY_MS } from "../src/time";
 import { summary, summaryFromRaw } from "../src/storage/sql-read";
 import { refreshRollups, type SqlStatement } from "../src/storage/sql";
 
@@ -118,7 +119,7 @@ async function main() {
       ),
     );
     await timed("CALL analytics_refresh_rollups (closed hours and days)", () =>
-      client.query(...sqlArgs(refreshRollups(tier, from, new Date(openHour)))),
+      client.query(...sqlArgs(refreshRollups(from, new Date(openHour)))),
     );
     await timed("VACUUM ANALYZE", () => client.query(`VACUUM ANALYZE`));
     const { rows: counts } = await client.query(

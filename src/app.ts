@@ -3,8 +3,10 @@ import { HTTPException } from "hono/http-exception";
 import { requestId, type RequestIdVariables } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { ConfigError } from "./config";
-import { ApiError } from "./errors";
-import { errorSummary, logEvent } from "./log";
+import { BatchRejected } from "./domain/batch-rejected";
+import { ApiError, fromBatchRejected } from "./errors";
+import { errorSummary } from "./error-text";
+import { logEvent } from "./log";
 import { health } from "./routes/health";
 import { ANALYTICS_BASE_PATH, openApiDocument } from "./routes/openapi";
 import { read } from "./routes/read";
@@ -56,6 +58,9 @@ export function createApp(servicesFor: ServicesFactory) {
   app.onError((error, c) => {
     if (error instanceof ApiError) {
       return error.getResponse();
+    }
+    if (error instanceof BatchRejected) {
+      return fromBatchRejected(error).getResponse();
     }
     if (error instanceof ConfigError) {
       logEvent("error", "config_invalid", { problems: error.problems });

@@ -1,10 +1,7 @@
-import { z } from "zod";
+import { z } from "./zod";
 import { logEvent } from "./log";
+import { TIER_REQUESTS } from "./storage/tier";
 
-// Workers forbid `new Function` at request time; zod 4's JIT object parser uses it.
-z.config({ jitless: true });
-
-const TIERS = ["auto", "timescale", "timescale-apache", "postgres"] as const;
 const POSTGRES_URL = /^postgres(ql)?:\/\//;
 
 /** A comma-separated list in one variable: "a, b,c" → ["a", "b", "c"]. */
@@ -52,7 +49,7 @@ export const ConfigSchema = z.object({
    * Force a storage tier instead of reading the one recorded by the migrations.
    * @default "auto"
    */
-  ANALYTICS_DB_TIER: z.enum(TIERS).default("auto"),
+  ANALYTICS_DB_TIER: z.enum(TIER_REQUESTS).default("auto"),
   /**
    * Accepted write keys, comma-separated (a secret). Empty or unset: ingestion answers `503
    * service_misconfigured` (retryable, so trackers keep their events) and /health names it.

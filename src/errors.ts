@@ -1,5 +1,6 @@
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { BatchRejected, BatchRejection } from "./domain/batch-rejected";
 
 /** The JSON body every error response has: `{ error: { code, message, retryable } }`. */
 export interface ApiErrorBody {
@@ -75,3 +76,13 @@ export const unsupportedMediaType = (code: string, message: string): ApiError =>
 
 /** 422: well-formed but nothing to ingest. */
 export const unprocessable = (code: string, message: string): ApiError => new ApiError(422, code, message);
+
+const BATCH_REJECTION_STATUS: Record<BatchRejection, ContentfulStatusCode> = {
+  invalid_body: 400,
+  too_many_events: 413,
+  empty_batch: 422,
+};
+
+/** The HTTP answer to a batch the domain rejected as a whole: 400, 413 or 422, never retryable. */
+export const fromBatchRejected = (error: BatchRejected): ApiError =>
+  new ApiError(BATCH_REJECTION_STATUS[error.code], error.code, error.message, { cause: error });

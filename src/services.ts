@@ -3,34 +3,42 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import { JOB_NAMES } from "./cron/triggers";
 import { RedisBufferStore, type BufferStats } from "./storage/buffer-store";
 import { createRedisClient, createSqlClient, type Sql } from "./storage/clients";
-import { readHealthStatus, type HealthStatus } from "./storage/cron-store";
+import { PostgresCronStore, readHealthStatus, type HealthStatus } from "./storage/cron-store";
+import { MigrationReadStore, RedisMigrationStore } from "./storage/migration-store";
 import { PostgresStore, type EventStore } from "./storage/postgres-store";
+import { PostgresReadStore, RedisRealtimeStore } from "./storage/read-store";
 import { RedisIngestStore, type IngestRedis } from "./storage/redis-store";
-import { isTier, type Tier } from "./storage/tier";
+import { recordedTier, type Tier } from "./storage/tier";
 import { METRICS } from "./metrics/latency";
 import { measuredIngestRedis, measuredSql } from "./metrics/piggyback";
 
-/** Everything a request handler may use, built once per `env` from the configuration. */
+/**
+ * The composition root: every store a route, a cron job or /health uses, built once per `env`
+ * from the configuration. Nothing else constructs an adapter.
+ */
 export interface Services {
   config: Config;
-  /** The raw clients, for adapters that build on them (one instance of each per env). */
+  /** The raw clients: only the import route sends its own statements through `sql`. */
   clients: { redis: Redis; sql: Sql };
   ingestRedis: IngestRedis;
   events: EventStore;
+  /** The read API's stores. */
+  read: { postgres: PostgresReadStore; realtime: RedisRealtimeStore };
+  /** The migration-health API's stores. */
+  migration: { postgres: MigrationReadStore; redis: RedisMigrationStore };
+  /** The cron jobs' stores; `store(tier)` is built once per tier. */
+  cron: { buffer: RedisBufferStore; runs: PostgresCronStore; store(tier: Tier): PostgresCronStore; readTier(): Promise<Tier> };
   probes: {
     /**
-     * Resolves when Redis answers. The real probe is one pipeline that also reads the buffer
-     * (`BufferStats`: XLEN of the buffer and dead-letter streams, the oldest pending id, the last
-     * direct-insert failure); a fake
-     * may resolve to anything, and /health then reports no buffer figures.
+     * Resolves when Redis answers: one pipeline that also reads the buffer (XLEN of the buffer and
+     * dead-letter streams, the oldest pending id, the last direct-insert failure).
      */
-    redis(): Promise<BufferStats | unknown>;
+    redis(): Promise<BufferStats>;
     /**
-     * Resolves when PostgreSQL answers. The real probe is one statement returning the tier plus
-     * the cron jobs' status and the latest reconciliation (`PostgresStatus`); a fake may resolve
-     * to just the tier.
+     * Resolves when PostgreSQL answers: one statement returning the tier plus the cron jobs'
+     * status and the latest reconciliation.
      */
-    postgres(): Promise<Tier | PostgresStatus>;
+    postgres(): Promise<PostgresStatus>;
   };
 }
 
@@ -51,17 +59,35 @@ export function createServices(env: Env): Services {
   const sql = measuredSql(baseSql, METRICS.drainInsert);
   const postgres = new PostgresStore(measuredSql(baseSql, METRICS.postgresInsert));
   const buffer = new RedisBufferStore(redis, config.REDIS_KEY_PREFIX);
+  const cronStores = new Map<Tier, PostgresCronStore>();
+  const cronStore = (tier: Tier) => {
+    let store = cronStores.get(tier);
+    if (!store) {
+      store = new PostgresCronStore(sql, tier);
+      cronStores.set(tier, store);
+    }
+    return store;
+  };
   const services: Services = {
     config,
     clients: { redis, sql },
     ingestRedis: measuredIngestRedis(new RedisIngestStore(redis, config.REDIS_KEY_PREFIX)),
     events: postgres,
+    read: { postgres: new PostgresReadStore(sql), realtime: new RedisRealtimeStore(redis, config.REDIS_KEY_PREFIX) },
+    migration: { postgres: new MigrationReadStore(sql), redis: new RedisMigrationStore(redis, config.REDIS_KEY_PREFIX) },
+    cron: {
+      buffer,
+      // Run bookkeeping is the same in every tier.
+      runs: cronStore("postgres"),
+      store: cronStore,
+      readTier: () => new PostgresStore(sql).readTier(),
+    },
     probes: {
       redis: () => buffer.stats(),
       postgres: async (): Promise<PostgresStatus> => {
         const status = await readHealthStatus(sql, JOB_NAMES);
-        if (!isTier(status.tier)) throw new Error("database not migrated: run `npm run migrate` (no tier recorded)");
-        return { ...status, tier: config.ANALYTICS_DB_TIER === "auto" ? status.tier : config.ANALYTICS_DB_TIER };
+        const recorded = recordedTier(status.tier);
+        return { ...status, tier: config.ANALYTICS_DB_TIER === "auto" ? recorded : config.ANALYTICS_DB_TIER };
       },
     },
   };

@@ -17,8 +17,7 @@ import { createMigratedDatabase } from "./databases";
 import { realisticRows } from "./e2e";
 import type { PartResult, Size } from "./report";
 import { log, round } from "./util";
-
-const HOUR = 3_600_000;
+import { HOUR_MS } from "../../src/time";
 
 function psqlCopy(url: string, direction: "to" | "from", file: string): number {
   const target = direction === "to" ? `(SELECT ${IMPORT_COLUMNS.join(", ")} FROM analytics_events_ts)` : `analytics_events_ts (${IMPORT_COLUMNS.join(", ")})`;
@@ -35,7 +34,7 @@ export async function runImport(size: Size): Promise<Omit<PartResult, "seconds">
   try {
     log(`import: generating ${events.toLocaleString("en-US")} realistic events over the last 6 days…`);
     const rows = await realisticRows(events, 31);
-    const end = Math.floor(Date.now() / HOUR) * HOUR;
+    const end = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
     const file = join(dir, "events.ndjson");
     writeFileSync(
       file,
@@ -45,7 +44,7 @@ export async function runImport(size: Size): Promise<Omit<PartResult, "seconds">
             event_id: r.event_id,
             event_name: r.event_name,
             category: r.category,
-            timestamp: new Date(end - 1 - ((i * 7_919) % (6 * 24 * HOUR))).toISOString(),
+            timestamp: new Date(end - 1 - ((i * 7_919) % (6 * 24 * HOUR_MS))).toISOString(),
             user_id: r.user_id,
             session_id: r.session_id,
             properties: r.properties,

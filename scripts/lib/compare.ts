@@ -15,8 +15,7 @@ import { parseClientTime } from "../../src/domain/normalize";
 import { compareNewSide } from "../../src/storage/sql-import";
 import { legacyEvent, readLegacySortedSet, type FieldMap, type LegacyRedisTarget } from "./import/legacy-redis";
 import { DEFAULT_LEGACY_MAP, readLegacyHourly, type LegacyMap } from "./import/legacy-tables";
-
-const HOUR_MS = 3_600_000;
+import { HOUR_MS } from "../../src/time";
 
 export interface Cell {
   event_count: number;

@@ -9,8 +9,8 @@
  */
 import { prng } from "../../test/support/prng";
 import type { DevStack } from "./dev-stack";
+import { HOUR_MS } from "../../src/time";
 
-const HOUR = 3_600_000;
 const MINUTE = 60_000;
 
 export interface SeedEvent {
@@ -33,7 +33,7 @@ export function dashboardEvents(nowMs: number, seed = 13): SeedEvent[] {
   const add = (timestamp: number, n: number) => {
     for (let i = 0; i < n; i++) {
       const user = `u-${1 + Math.floor(random() * 25)}`;
-      const session = `s-${user}-${Math.floor(timestamp / (6 * HOUR))}`;
+      const session = `s-${user}-${Math.floor(timestamp / (6 * HOUR_MS))}`;
       const roll = random();
       const base = { event_id: crypto.randomUUID(), timestamp: timestamp + Math.floor(random() * 50 * MINUTE), user_id: user, session_id: session };
       if (roll < 0.5) {
@@ -47,12 +47,12 @@ export function dashboardEvents(nowMs: number, seed = 13): SeedEvent[] {
       }
     }
   };
-  const today = Math.floor(nowMs / (24 * HOUR)) * 24 * HOUR;
+  const today = Math.floor(nowMs / (24 * HOUR_MS)) * 24 * HOUR_MS;
   for (let day = 5; day >= 0; day--) {
     for (const hour of [3, 9, 14, 20]) {
-      const start = today - day * 24 * HOUR + hour * HOUR;
+      const start = today - day * 24 * HOUR_MS + hour * HOUR_MS;
       // Whole hours before the current one only (the history), and never over 7 days old.
-      if (start + HOUR <= Math.floor(nowMs / HOUR) * HOUR) add(start, 12 + Math.floor(random() * 20));
+      if (start + HOUR_MS <= Math.floor(nowMs / HOUR_MS) * HOUR_MS) add(start, 12 + Math.floor(random() * 20));
     }
   }
   // The live trickle: the last 10 minutes, 4 events a minute.

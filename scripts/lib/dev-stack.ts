@@ -21,10 +21,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { TIERS, type Tier, type TierRequest } from "../../src/storage/tier";
+import { parseTierRequest, type Tier } from "../../src/storage/tier";
 import { cronMatches, cronsFromWranglerToml } from "./cron-match";
 import { startEmbeddedTimescale, type EmbeddedTimescale } from "./embedded-postgres";
 import { migrate } from "./migrator";
+import { messageOf } from "../../src/error-text";
 import { startNeonBridge, type NeonBackend, type NeonBridge, type NeonBridgeStats } from "./neon-bridge";
 import { freePort, isPortTaken } from "./ports";
 import { startPrivateRedis, type PrivateRedis } from "./redis-server";
@@ -182,10 +183,6 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** Takes the `npm run dev` lock; returns its release. */
 function takeLock(): () => void {
   mkdirSync(STATE_DIR, { recursive: true });
@@ -200,12 +197,6 @@ function takeLock(): () => void {
     // Only our own lock: a stale file may have been replaced by a newer instance meanwhile.
     if (existsSync(LOCK_FILE) && Number(readFileSync(LOCK_FILE, "utf8")) === process.pid) rmSync(LOCK_FILE, { force: true });
   };
-}
-
-function tierRequest(value: string | undefined): TierRequest {
-  const tier = value ?? "auto";
-  if (tier === "auto" || (TIERS as readonly string[]).includes(tier)) return tier as TierRequest;
-  throw new Error(`ANALYTICS_DB_TIER must be auto, ${TIERS.join(", ")} (got "${tier}")`);
 }
 
 /** Keeps the last `max` lines of a stream (wrangler's output when it is kept back). */
@@ -237,7 +228,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
         try {
           await cleanup();
         } catch (error) {
-          warn(`cleanup failed: ${errorText(error)}`);
+          warn(`cleanup failed: ${messageOf(error)}`);
         }
       }
     })());
@@ -271,7 +262,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     checkAborted();
 
     // PostgreSQL, migrations and the Neon bridge.
-    const tier = tierRequest(options.vars?.ANALYTICS_DB_TIER);
+    const tier = parseTierRequest(options.vars?.ANALYTICS_DB_TIER);
     let databaseUrl: string;
     let embedded: EmbeddedTimescale | undefined;
     let backend: NeonBackend;
@@ -289,7 +280,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
         embedded = await startEmbeddedTimescale({ dataDir: options.embedded?.dataDir, socketPort });
       } catch (error) {
         const hint = options.embedded?.dataDir ? ` Delete ${options.embedded.dataDir} to start afresh.` : "";
-        throw new Error(`could not start the embedded TimescaleDB: ${errorText(error)}.${hint}`);
+        throw new Error(`could not start the embedded TimescaleDB: ${messageOf(error)}.${hint}`);
       }
       const started = embedded;
       cleanups.push(() => started.close());
@@ -545,7 +536,7 @@ function startCronFiring(
   let stopped = false;
   const fire = async (now: Date) => {
     for (const cron of crons.filter((c) => cronMatches(c, now))) {
-      await fireCron(cron).catch((error: unknown) => warn(`cron "${cron}" failed: ${errorText(error)}`));
+      await fireCron(cron).catch((error: unknown) => warn(`cron "${cron}" failed: ${messageOf(error)}`));
     }
   };
   const schedule = () => {

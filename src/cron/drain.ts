@@ -2,7 +2,7 @@ import type { EventRow } from "../domain/event";
 import { insertIsolatingRefusals, isDataError, isMissingPartition, refusedRowDeadLetter, type RefusedRow } from "../storage/refusals";
 import type { Budget } from "./budget";
 import type { BufferEntry, BufferPort, DeadLetter, EventSink } from "./ports";
-import { withCounts } from "./runner";
+import { UNTRACKED, type Progress } from "./runner";
 
 /**
  * Tuning of the drain. Entries are batches of 1–50 events, so the read size adapts to the rows per
@@ -80,6 +80,7 @@ interface Deps {
   events: EventSink;
   budget: Budget;
   now: Date;
+  progress?: Progress;
 }
 
 /**
@@ -98,8 +99,8 @@ interface Deps {
  * unresolved entries stay in the buffer for the next run.
  * On 23514 (no partition, `postgres` tier) it creates partitions once per run and retries.
  */
-export async function drainBuffer({ buffer, events, budget, now }: Deps): Promise<DrainCounts> {
-  const counts: DrainCounts = {
+export async function drainBuffer({ buffer, events, budget, now, progress = UNTRACKED }: Deps): Promise<DrainCounts> {
+  const counts: DrainCounts = progress.track({
     entries: 0,
     events: 0,
     inserted: 0,
@@ -109,7 +110,7 @@ export async function drainBuffer({ buffer, events, budget, now }: Deps): Promis
     dead_lettered: 0,
     partitions_created: 0,
     budget_stop: false,
-  };
+  });
   let partitionsEnsured = false;
   let after: string | null = null;
   let rowsSeen = 0;
@@ -165,56 +166,52 @@ export async function drainBuffer({ buffer, events, budget, now }: Deps): Promis
     }
   };
 
-  try {
-    for (;;) {
-      if (budget.exhausted(DRAIN_LIMITS.chunkReserve)) {
-        counts.budget_stop = true;
-        break;
-      }
-      const entries = await buffer.read(after, nextReadCount(rowsSeen, entriesSeen));
-      if (entries.length === 0) break;
-      after = entries[entries.length - 1]!.id;
-      counts.chunks += 1;
+  for (;;) {
+    if (budget.exhausted(DRAIN_LIMITS.chunkReserve)) {
+      counts.budget_stop = true;
+      break;
+    }
+    const entries = await buffer.read(after, nextReadCount(rowsSeen, entriesSeen));
+    if (entries.length === 0) break;
+    after = entries[entries.length - 1]!.id;
+    counts.chunks += 1;
 
-      const readable: Readable[] = [];
-      const dead: DeadLetter[] = [];
-      for (const entry of entries) {
-        if ("rows" in entry) readable.push(entry);
-        else dead.push({ id: entry.id, raw: entry.raw, error: `unreadable entry: ${entry.invalid}`, sqlstate: null });
-      }
-      entriesSeen += readable.length;
-      rowsSeen += readable.reduce((n, e) => n + e.rows.length, 0);
+    const readable: Readable[] = [];
+    const dead: DeadLetter[] = [];
+    for (const entry of entries) {
+      if ("rows" in entry) readable.push(entry);
+      else dead.push({ id: entry.id, raw: entry.raw, error: `unreadable entry: ${entry.invalid}`, sqlstate: null });
+    }
+    entriesSeen += readable.length;
+    rowsSeen += readable.reduce((n, e) => n + e.rows.length, 0);
 
-      const stored: Readable[] = [];
-      const failures: Array<{ entry: Readable; refused: RefusedRow[] }> = [];
-      try {
-        for (const group of groupByRows(readable, DRAIN_LIMITS.maxRowsPerInsert)) {
-          failures.push(...(await store(group, stored)));
-        }
-      } finally {
-        // Whatever was stored is deleted even when a later group failed: the buffer only holds
-        // what PostgreSQL does not.
-        if (stored.length > 0) {
-          const ids = stored.map((e) => e.id);
-          await buffer.remove(ids);
-          counts.entries += stored.length;
-          counts.events += stored.reduce((n, e) => n + e.rows.length, 0);
-        }
+    const stored: Readable[] = [];
+    const failures: Array<{ entry: Readable; refused: RefusedRow[] }> = [];
+    try {
+      for (const group of groupByRows(readable, DRAIN_LIMITS.maxRowsPerInsert)) {
+        failures.push(...(await store(group, stored)));
       }
-
-      for (const { entry, refused } of failures) {
-        // The entry's other rows are stored: it leaves the buffer with its refused rows.
-        counts.rows_refused += refused.length;
-        counts.events += entry.rows.length - refused.length;
-        for (const r of refused) dead.push(refusedRowDeadLetter(entry.id, r));
-      }
-      if (dead.length > 0) {
-        await buffer.deadLetter(dead);
-        counts.dead_lettered += dead.length;
+    } finally {
+      // Whatever was stored is deleted even when a later group failed: the buffer only holds
+      // what PostgreSQL does not.
+      if (stored.length > 0) {
+        const ids = stored.map((e) => e.id);
+        await buffer.remove(ids);
+        counts.entries += stored.length;
+        counts.events += stored.reduce((n, e) => n + e.rows.length, 0);
       }
     }
-  } catch (error) {
-    throw withCounts(error, counts);
+
+    for (const { entry, refused } of failures) {
+      // The entry's other rows are stored: it leaves the buffer with its refused rows.
+      counts.rows_refused += refused.length;
+      counts.events += entry.rows.length - refused.length;
+      for (const r of refused) dead.push(refusedRowDeadLetter(entry.id, r));
+    }
+    if (dead.length > 0) {
+      await buffer.deadLetter(dead);
+      counts.dead_lettered += dead.length;
+    }
   }
   return counts;
 }

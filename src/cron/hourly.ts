@@ -1,11 +1,9 @@
 import { HOUR_KEY_TTL_SECONDS } from "../storage/redis-keys";
 import type { CheckRow } from "../storage/sql";
 import type { Budget } from "./budget";
-import { withCounts } from "./runner";
+import { UNTRACKED, type Progress } from "./runner";
 import type { BufferPort, CounterReader, DirtyBucket, HourCounts, ReconcileRow, RollupStore } from "./ports";
-
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
+import { DAY_MS, HOUR_MS } from "../time";
 
 export const HOURLY_LIMITS = {
   /** Dirty buckets claimed per run; more stay marked for the next run. */
@@ -132,6 +130,7 @@ interface Deps {
   budget: Budget;
   now: Date;
   sleep: (ms: number) => Promise<void>;
+  progress?: Progress;
 }
 
 /**
@@ -143,12 +142,7 @@ interface Deps {
  * disagree with raw, and never changes raw rows.
  */
 export async function runHourly(deps: Deps): Promise<HourlyCounts> {
-  const counts = initialCounts(deps.now);
-  try {
-    return await hourly(deps, counts);
-  } catch (error) {
-    throw withCounts(error, counts);
-  }
+  return hourly(deps, (deps.progress ?? UNTRACKED).track(initialCounts(deps.now)));
 }
 
 function initialCounts(now: Date): HourlyCounts {

@@ -1,20 +1,22 @@
+import { errorMessage } from "../error-text";
+import { logEvent } from "../log";
 import { createServices, type Services } from "../services";
-import { RedisBufferStore } from "../storage/buffer-store";
-import { PostgresCronStore } from "../storage/cron-store";
-import { PostgresStore } from "../storage/postgres-store";
+import type { RedisBufferStore } from "../storage/buffer-store";
+import type { PostgresCronStore } from "../storage/cron-store";
 import type { Tier } from "../storage/tier";
 import { countCalls, type Budget, type BudgetLimits } from "./budget";
 import { runDaily } from "./daily";
 import { drainBuffer } from "./drain";
 import { runHourly } from "./hourly";
 import type { JobName } from "./triggers";
-import { JobRunFailed, runLeased, type RunSummary } from "./runner";
+import { JobRunFailed, runLeased, type Progress, type RunSummary } from "./runner";
 
 interface JobContext {
   buffer: RedisBufferStore;
   store: PostgresCronStore;
   budget: Budget;
   now: Date;
+  progress: Progress;
 }
 
 interface JobSpec {
@@ -36,17 +38,17 @@ export const JOBS: Record<JobName, JobSpec> = {
   drain: {
     limits: { wallMs: 20_000, subrequests: 900 },
     leaseSeconds: 55,
-    run: ({ buffer, store, budget, now }) => drainBuffer({ buffer, events: store, budget, now }),
+    run: ({ buffer, store, budget, now, progress }) => drainBuffer({ buffer, events: store, budget, now, progress }),
   },
   hourly: {
     limits: { wallMs: 10 * 60_000, subrequests: 900 },
     leaseSeconds: 14 * 60,
-    run: ({ buffer, store, budget, now }) => runHourly({ buffer, counters: buffer, rollups: store, budget, now, sleep }),
+    run: ({ buffer, store, budget, now, progress }) => runHourly({ buffer, counters: buffer, rollups: store, budget, now, sleep, progress }),
   },
   daily: {
     limits: { wallMs: 12 * 60_000, subrequests: 900 },
     leaseSeconds: 14 * 60,
-    run: ({ store, budget, now }) => runDaily({ store, budget, now }),
+    run: ({ store, budget, now, progress }) => runDaily({ store, budget, now, progress }),
   },
 };
 
@@ -59,7 +61,7 @@ async function resolveTier(services: Services, budget: Budget): Promise<Tier> {
   const known = tiers.get(services);
   if (known) return known;
   budget.spend();
-  const tier = await new PostgresStore(services.clients.sql).readTier();
+  const tier = await services.cron.readTier();
   tiers.set(services, tier);
   return tier;
 }
@@ -73,24 +75,23 @@ export async function runJob(job: JobName, env: Env, scheduledTime: number): Pro
   const spec = JOBS[job];
   try {
     const services = createServices(env);
-    const { redis, sql } = services.clients;
     return await runLeased(
-      { job, limits: spec.limits, leaseSeconds: spec.leaseSeconds, runs: new PostgresCronStore(sql, "postgres") /* run bookkeeping is the same in every tier */ },
-      async (budget) => {
+      { job, limits: spec.limits, leaseSeconds: spec.leaseSeconds, runs: services.cron.runs },
+      async (budget, progress) => {
         const tier = await resolveTier(services, budget);
         return spec.run({
-          buffer: countCalls(new RedisBufferStore(redis, services.config.REDIS_KEY_PREFIX), budget),
-          store: countCalls(new PostgresCronStore(sql, tier), budget),
+          buffer: countCalls(services.cron.buffer, budget),
+          store: countCalls(services.cron.store(tier), budget),
           budget,
           now: new Date(scheduledTime),
+          progress,
         });
       },
     );
   } catch (error) {
     if (!(error instanceof JobRunFailed)) {
       // Failed before a run could be recorded (configuration, PostgreSQL unreachable).
-      const message = (error instanceof Error ? error.message : String(error)).replace(/postgres(ql)?:\/\/\S+/g, "postgres://…");
-      console.error(JSON.stringify({ level: "error", job, outcome: "error", error: message }));
+      logEvent("error", "job_run", { job, outcome: "error", error: errorMessage(error) });
     }
     throw error;
   }

@@ -1,4 +1,6 @@
 import { Budget, type BudgetLimits } from "./budget";
+import { errorMessage } from "../error-text";
+import { logEvent } from "../log";
 import type { JobRunStore } from "./ports";
 
 /** What one run ended as; also the JSON log line (minus `level`). */
@@ -19,7 +21,6 @@ export interface RunOptions {
   leaseSeconds: number;
   runs: JobRunStore;
   clock?: () => number;
-  log?: (line: string) => void;
 }
 
 /** A job run that failed after it was recorded and logged; `cause` is the original error. */
@@ -33,17 +34,17 @@ export class JobRunFailed extends Error {
   }
 }
 
-/** Attaches the counts gathered so far to an error, so a failed run still records its progress. */
-export function withCounts(error: unknown, counts: object): unknown {
-  if (error instanceof Error) return Object.assign(error, { counts });
-  return Object.assign(new Error(String(error)), { counts });
+/**
+ * How a job hands its counts to the runner while it works: it passes its counts object to `track`
+ * once, then updates it in place. The runner records what was tracked when the job fails, so a
+ * failed run still shows its progress, and no error carries counts.
+ */
+export interface Progress {
+  track<C extends object>(counts: C): C;
 }
 
-function errorText(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  // Never record or log a connection string.
-  return text.replace(/postgres(ql)?:\/\/\S+/g, "postgres://…").slice(0, 1_000);
-}
+/** For a job run outside the runner (unit tests): tracks nothing. */
+export const UNTRACKED: Progress = { track: (counts) => counts };
 
 /**
  * Runs `work` as one recorded, leased, budgeted job run:
@@ -51,12 +52,11 @@ function errorText(error: unknown): string {
  *   run holds the lease, records `skipped` and returns without working (overlap-safe);
  * - gives `work` a Budget (wall time, subrequests) that already counts the bookkeeping statements;
  * - records the outcome and counts and releases the lease in one statement, also on failure;
- * - logs one JSON line: `{"job":"drain","outcome":"ok","events":14213,"ms":812,…}`.
+ * - logs one line through logEvent: `{"level":"info","event":"job_run","job":"drain","outcome":"ok","events":14213,"ms":812,…}`.
  * A failure is thrown (as JobRunFailed) after it is recorded, so the Cron Trigger shows as failed too.
  */
-export async function runLeased<C extends object>(options: RunOptions, work: (budget: Budget) => Promise<C>): Promise<RunSummary> {
+export async function runLeased<C extends object>(options: RunOptions, work: (budget: Budget, progress: Progress) => Promise<C>): Promise<RunSummary> {
   const clock = options.clock ?? Date.now;
-  const log = options.log ?? ((line: string) => console.log(line));
   const budget = new Budget(options.limits, clock);
   const holder = crypto.randomUUID();
 
@@ -64,20 +64,25 @@ export async function runLeased<C extends object>(options: RunOptions, work: (bu
   const { runId, acquired } = await options.runs.begin(options.job, holder, options.leaseSeconds);
   if (!acquired) {
     const summary: RunSummary = { job: options.job, outcome: "skipped", reason: "lease held by another run", ms: budget.elapsedMs(), subrequests: budget.subrequests, run_id: runId };
-    log(JSON.stringify(summary));
+    logEvent("info", "job_run", summary);
     return summary;
   }
 
   let counts: object = {};
+  const progress: Progress = {
+    track: (tracked) => {
+      counts = tracked;
+      return tracked;
+    },
+  };
   let failure: unknown = null;
   try {
-    counts = await work(budget);
+    counts = await work(budget, progress);
   } catch (error) {
     failure = error;
-    counts = (error as { counts?: object } | null)?.counts ?? {};
   }
   const outcome = failure === null ? "ok" : "error";
-  const error = failure === null ? null : errorText(failure);
+  const error = failure === null ? null : errorMessage(failure);
   budget.spend();
   const summary: RunSummary = {
     job: options.job,
@@ -92,10 +97,12 @@ export async function runLeased<C extends object>(options: RunOptions, work: (bu
     await options.runs.end(runId, options.job, holder, outcome, { ...counts, ms: summary.ms, subrequests: summary.subrequests }, error);
   } catch (recordError) {
     // The lease expires on its own; the log line still tells what happened.
-    summary.record_error = errorText(recordError);
+    summary.record_error = errorMessage(recordError);
   }
-  if (failure === null) log(JSON.stringify(summary));
-  else console.error(JSON.stringify({ level: "error", ...summary }));
-  if (failure !== null) throw new JobRunFailed(summary, failure);
+  if (failure !== null) {
+    logEvent("error", "job_run", summary);
+    throw new JobRunFailed(summary, failure);
+  }
+  logEvent("info", "job_run", summary);
   return summary;
 }

@@ -4,9 +4,7 @@
  * (Upstash bills per command; docs/ARCHITECTURE.md, invariant 3).
  */
 import type { EventRow } from "./event";
-
-const MINUTE_MS = 60_000;
-const HOUR_MS = 3_600_000;
+import { HOUR_MS, MINUTE_MS } from "../time";
 
 /** Counts to add for one UTC time bucket (an hour, or a minute for the real-time endpoint). */
 export interface BucketCounters {

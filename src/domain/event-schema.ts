@@ -1,9 +1,5 @@
-import { z } from "zod";
+import { z } from "../zod";
 import { MAX_BATCH_EVENTS, MAX_ID_LENGTH, MAX_NAME_LENGTH } from "./limits";
-
-// Workers forbid `new Function` in request scope; zod's JIT object parser uses it. Set once here
-// so that every module importing a schema gets the jitless parser (colinhacks/zod#4638, #4368).
-z.config({ jitless: true });
 
 /** Any RFC 9562 UUID (any version, any case): 8-4-4-4-12 hex digits. */
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../errors";
+import { ApiError, fromBatchRejected } from "../errors";
+import { BatchRejected } from "./batch-rejected";
 import { prepareBatch, type PrepareBatchContext } from "./ingest-batch";
 import {
   MAX_ARRAY_LENGTH,
@@ -48,7 +49,7 @@ async function one(event: unknown, extra: Record<string, unknown> = {}, context 
   return prepareBatch({ events: [event], ...extra }, context);
 }
 
-describe("request-level failures throw ApiError", () => {
+describe("request-level failures throw BatchRejected, answered as an ApiError at the HTTP edge", () => {
   const cases: { name: string; body: unknown; status: number; code: string; message?: RegExp }[] = [
     { name: "a string body", body: "hello", status: 400, code: "invalid_body" },
     { name: "null", body: null, status: 400, code: "invalid_body" },
@@ -71,10 +72,12 @@ describe("request-level failures throw ApiError", () => {
   ];
   for (const t of cases) {
     it(t.name, async () => {
-      const error = await prepareBatch(t.body, ctx).then(
+      const rejected = await prepareBatch(t.body, ctx).then(
         () => null,
         (e: unknown) => e,
       );
+      expect(rejected).toBeInstanceOf(BatchRejected);
+      const error = fromBatchRejected(rejected as BatchRejected);
       expect(error).toBeInstanceOf(ApiError);
       expect(error).toMatchObject({ status: t.status, code: t.code, retryable: false });
       if (t.message) expect((error as ApiError).message).toMatch(t.message);

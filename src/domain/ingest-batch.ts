@@ -2,7 +2,7 @@
  * The domain entry point of ingestion: from a parsed JSON body to accepted rows, per-event
  * rejections and in-batch duplicates. No I/O, no clock: `receivedAt` is passed in.
  */
-import { badRequest, payloadTooLarge, unprocessable } from "../errors";
+import { BatchRejected } from "./batch-rejected";
 import type { EventRow } from "./event";
 import { v7 as uuidv7 } from "uuid";
 import { deriveEventId, type EventIdSource } from "./event-id";
@@ -108,30 +108,30 @@ function readEnvelope(body: unknown, maxEvents: number): { events: unknown[]; se
   } else if (isPlainObject(body)) {
     const list = body.events;
     if (!Array.isArray(list)) {
-      throw badRequest("invalid_body", "events: required, must be an array of events (or send a bare array)");
+      throw new BatchRejected("invalid_body", "events: required, must be an array of events (or send a bare array)");
     }
     events = list;
   } else {
-    throw badRequest("invalid_body", "body must be a JSON object with an `events` array, or an array of events");
+    throw new BatchRejected("invalid_body", "body must be a JSON object with an `events` array, or an array of events");
   }
   // Count before any per-event work: a 10,000-event body must cost nothing more than its parse.
   if (events.length > maxEvents) {
     const limit = maxEvents === MAX_BATCH_EVENTS ? `${MAX_BATCH_EVENTS} (MAX_BATCH_EVENTS)` : String(maxEvents);
-    throw payloadTooLarge("too_many_events", `batch has ${events.length} events; at most ${limit} are accepted`);
+    throw new BatchRejected("too_many_events", `batch has ${events.length} events; at most ${limit} are accepted`);
   }
-  if (events.length === 0) throw unprocessable("empty_batch", "batch contains no events");
+  if (events.length === 0) throw new BatchRejected("empty_batch", "batch contains no events");
   if (!Array.isArray(body)) {
     const meta = EnvelopeMetaSchema.safeParse(body);
     if (!meta.success) {
       const issue = meta.error.issues[0]!;
-      throw badRequest("invalid_body", `${formatPath(issue.path)}: ${issue.message}`);
+      throw new BatchRejected("invalid_body", `${formatPath(issue.path)}: ${issue.message}`);
     }
     const m = meta.data;
     if (m.sent_at != null && m.sentAt != null && m.sent_at !== m.sentAt) {
-      throw badRequest("invalid_body", "sent_at: conflicts with sentAt; send one of them");
+      throw new BatchRejected("invalid_body", "sent_at: conflicts with sentAt; send one of them");
     }
     if (m.write_key != null && m.writeKey != null && m.write_key !== m.writeKey) {
-      throw badRequest("invalid_body", "write_key: conflicts with writeKey; send one of them");
+      throw new BatchRejected("invalid_body", "write_key: conflicts with writeKey; send one of them");
     }
     sentAtRaw = m.sent_at ?? m.sentAt ?? null;
     writeKey = m.write_key ?? m.writeKey ?? null;
@@ -147,7 +147,7 @@ interface Candidate {
 }
 
 /**
- * Validates and normalises a batch. Request-level problems throw an `ApiError` (src/errors.ts); event-level
+ * Validates and normalises a batch. Request-level problems throw a `BatchRejected` (the HTTP edge maps it); event-level
  * problems become entries of `rejected` and never fail the batch. Every event ends up in exactly
  * one of `rows`, `rejected` or `duplicateIndexes`.
  *
@@ -172,7 +172,7 @@ export async function prepareBatch(body: unknown, ctx: PrepareBatchContext): Pro
   let sentAtMs: number | null = null;
   if (sentAtRaw !== null) {
     const t = parseClientTime(sentAtRaw);
-    if (typeof t === "string") throw badRequest("invalid_body", `sent_at: ${t}`);
+    if (typeof t === "string") throw new BatchRejected("invalid_body", `sent_at: ${t}`);
     sentAtMs = t;
   }
   const options = ctx.options ? { ...DEFAULT_INGEST_OPTIONS, ...ctx.options } : DEFAULT_INGEST_OPTIONS;

@@ -11,9 +11,9 @@
  * UTF-8 bytes.
  */
 
+import { DAY_MS, HOUR_MS } from "../time";
+
 const KiB = 1024;
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 
 /**
  * Request body bytes as sent on the wire (compressed or not). Checked against Content-Length

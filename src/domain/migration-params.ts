@@ -3,10 +3,9 @@
  * of the per-minute live series (GET /api/v1/analytics/realtime/minutes), as zod schemas: they
  * validate the requests and generate `/openapi.json`, like `read-params.ts`.
  */
-import { z } from "zod";
-import { DAY_MS, HOUR_MS, INTERVALS, MAX_REALTIME_MINUTES } from "./read-params";
-
-z.config({ jitless: true });
+import { z } from "../zod";
+import { DAY_MS, HOUR_MS } from "../time";
+import { INTERVALS, MAX_REALTIME_MINUTES } from "./read-params";
 
 /** Latency rows are kept 30 days; every migration range is capped at 31 days of hours or days. */
 export const MIGRATION_RANGE_CAP_MS = 31 * DAY_MS;

@@ -7,15 +7,9 @@
  * `src/storage/sql-read.ts` and the rollups use), which for hours and days is the same as
  * aligning to the Unix epoch. `to` is exclusive.
  */
-import { z } from "zod";
+import { DAY_MS, HOUR_MS, MINUTE_MS } from "../time";
+import { z } from "../zod";
 import { MAX_EVENT_AGE_MS, MAX_NAME_LENGTH } from "./limits";
-
-// Workers forbid `new Function`; zod's JIT object parser uses it (see event-schema.ts).
-z.config({ jitless: true });
-
-export const MINUTE_MS = 60_000;
-export const HOUR_MS = 3_600_000;
-export const DAY_MS = 24 * HOUR_MS;
 
 /** Bucket widths of the two rollup granularities. */
 export const INTERVALS = ["hour", "day"] as const;

@@ -7,7 +7,8 @@
 import type { IngestRedis } from "../storage/redis-store";
 import type { Sql } from "../storage/clients";
 import { INSERT_EVENTS, endJobRun } from "../storage/sql";
-import { errorSummary, logEvent } from "../log";
+import { errorSummary } from "../error-text";
+import { logEvent } from "../log";
 import { METRICS, isolateLatency, type LatencyRecorder, type LatencyRow } from "./latency";
 
 /** The statement that ends a cron run (its text does not depend on its values). */

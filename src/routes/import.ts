@@ -6,7 +6,8 @@ import { urlScrubFromList } from "../domain/url-scrub";
 import { ApiError } from "../errors";
 import { readBody } from "../http/read-body";
 import { findSecret } from "../http/secrets";
-import { errorSummary, logEvent } from "../log";
+import { errorSummary } from "../error-text";
+import { logEvent } from "../log";
 import { importEvents, prepareImport } from "../storage/sql-import";
 
 /** How long a client should wait after a 503 before retrying. */

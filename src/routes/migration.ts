@@ -17,7 +17,7 @@ import {
 } from "../domain/migration-params";
 import { ErrorResponseSchema, INTERVAL_MS, resolveRange, type Interval, type TimeRange } from "../domain/read-params";
 import { ApiError } from "../errors";
-import { MAX_DRIFT_ROWS, MigrationReadStore, RedisMigrationStore } from "../storage/migration-store";
+import { MAX_DRIFT_ROWS } from "../storage/migration-store";
 import { describeIssues, readAuth } from "./read";
 import { storageUnavailable, unreachableStore } from "./store-errors";
 
@@ -113,15 +113,11 @@ async function ask<T>(store: "redis" | "postgres", work: () => Promise<T>): Prom
   }
 }
 
-function stores(c: { var: AppEnv["Variables"] }) {
-  const { clients, config } = c.var.services;
-  return { postgres: new MigrationReadStore(clients.sql), redis: new RedisMigrationStore(clients.redis, config.REDIS_KEY_PREFIX) };
-}
 
 migration.openapi(minutesRoute, async (c) => {
   const { minutes } = c.req.valid("query");
   const now = new Date();
-  const points = await ask("redis", () => stores(c).redis.minuteTotals(now, minutes));
+  const points = await ask("redis", () => c.var.services.migration.redis.minuteTotals(now, minutes));
   c.header("Cache-Control", "no-store");
   return c.json({ minutes, from: points[0]!.minute, to: now.toISOString(), points }, 200);
 });
@@ -129,7 +125,7 @@ migration.openapi(minutesRoute, async (c) => {
 migration.openapi(latencyRoute, async (c) => {
   const query = c.req.valid("query");
   const r = range(query, query.interval, "migration/latency");
-  const rows = await ask("postgres", () => stores(c).postgres.latency(r.from, r.to, query.interval));
+  const rows = await ask("postgres", () => c.var.services.migration.postgres.latency(r.from, r.to, query.interval));
   c.header("Cache-Control", "no-store");
   return c.json(
     {
@@ -145,7 +141,7 @@ migration.openapi(latencyRoute, async (c) => {
 
 migration.openapi(consistencyRoute, async (c) => {
   const r = range(c.req.valid("query"), "hour", "migration/consistency");
-  const doc = await ask("postgres", () => stores(c).postgres.consistency(r.from, r.to));
+  const doc = await ask("postgres", () => c.var.services.migration.postgres.consistency(r.from, r.to));
   c.header("Cache-Control", "no-store");
   return c.json(
     {
@@ -160,14 +156,14 @@ migration.openapi(consistencyRoute, async (c) => {
 });
 
 migration.openapi(bufferRoute, async (c) => {
-  const stats = await ask("redis", () => stores(c).redis.bufferStats());
+  const stats = await ask("redis", () => c.var.services.migration.redis.bufferStats());
   c.header("Cache-Control", "no-store");
   const age = stats.oldest_ms === null ? 0 : Math.max(0, Math.round((Date.now() - stats.oldest_ms) / 1000));
   return c.json({ pending: stats.pending, dead_letter: stats.dead_letter, oldest_age_seconds: age }, 200);
 });
 
 migration.openapi(storageRoute, async (c) => {
-  const doc = await ask("postgres", () => stores(c).postgres.storage());
+  const doc = await ask("postgres", () => c.var.services.migration.postgres.storage());
   c.header("Cache-Control", "no-store");
   const compression = doc.compression
     ? {
@@ -190,7 +186,7 @@ migration.openapi(storageRoute, async (c) => {
 migration.openapi(jobsRoute, async (c) => {
   const query = c.req.valid("query");
   const r = range(query, query.interval, "migration/jobs");
-  const doc = await ask("postgres", () => stores(c).postgres.jobs(r.from, r.to, query.interval));
+  const doc = await ask("postgres", () => c.var.services.migration.postgres.jobs(r.from, r.to, query.interval));
   c.header("Cache-Control", "no-store");
   return c.json({ interval: query.interval, from: r.from.toISOString(), to: r.to.toISOString(), ...doc }, 200);
 });

@@ -19,19 +19,18 @@ import {
   SeriesResponseSchema,
   SummaryQuerySchema,
   SummaryResponseSchema,
-  DAY_MS,
-  HOUR_MS,
   cacheControl,
   movingAverage,
   percentileKey,
   resolveRange,
+  type Interval,
   type RangeRules,
   type TimeRange,
 } from "../domain/read-params";
 import { ApiError } from "../errors";
+import { DAY_MS, HOUR_MS } from "../time";
 import { findSecret } from "../http/secrets";
 import { problemFor, type Config } from "../config";
-import { readStores } from "../storage/read-store";
 
 // ---------------------------------------------------------------------------------------------
 // Authentication: Authorization: Bearer <READ_TOKEN>
@@ -102,8 +101,22 @@ function invalid(param: string, message: string): ApiError {
   return new ApiError(400, "invalid_parameter", `${param}: ${message}`);
 }
 
-function rangeOrThrow(input: { from?: string | undefined; to?: string | undefined }, rules: RangeRules): TimeRange {
-  const resolved = resolveRange(input, rules);
+/** An endpoint's range rule: everything `resolveRange` needs but the clock. */
+type RangeRule = Omit<RangeRules, "now">;
+
+/** The rule of an endpoint read in `interval` buckets from its rollup. */
+const intervalRange = (interval: Interval): RangeRule => ({
+  widthMs: INTERVAL_MS[interval],
+  defaultSpanMs: DEFAULT_SPANS[interval],
+  maxSpanMs: RANGE_CAPS[interval],
+  capLabel: `interval=${interval}`,
+});
+const POPULAR_RANGE: RangeRule = { widthMs: DAY_MS, defaultSpanMs: DEFAULT_SPANS.popular, maxSpanMs: RANGE_CAPS.popular, capLabel: "popular-asset-types" };
+const CHECKS_RANGE: RangeRule = { widthMs: HOUR_MS, defaultSpanMs: DEFAULT_SPANS.checks, maxSpanMs: RANGE_CAPS.checks, capLabel: "checks" };
+
+/** `from`/`to` resolved under `rule` at `now`; a bad or too-long range is a 400 naming the parameter. */
+function rangeOrThrow(input: { from?: string | undefined; to?: string | undefined }, rule: RangeRule, now: Date): TimeRange {
+  const resolved = resolveRange(input, { ...rule, now });
   if ("issue" in resolved) throw invalid(resolved.issue.param, resolved.issue.message);
   return resolved.range;
 }
@@ -209,14 +222,8 @@ read.openAPIRegistry.registerComponent("securitySchemes", "readToken", {
 read.openapi(summaryRoute, async (c) => {
   const query = c.req.valid("query");
   const now = new Date();
-  const range = rangeOrThrow(query, {
-    widthMs: INTERVAL_MS[query.interval],
-    defaultSpanMs: DEFAULT_SPANS[query.interval],
-    maxSpanMs: RANGE_CAPS[query.interval],
-    capLabel: `interval=${query.interval}`,
-    now,
-  });
-  const { postgres } = stores(c);
+  const range = rangeOrThrow(query, intervalRange(query.interval), now);
+  const { postgres } = c.var.services.read;
   const result = await postgres.summary(
     query.interval,
     range.from,
@@ -241,7 +248,7 @@ read.openapi(summaryRoute, async (c) => {
 read.openapi(realtimeRoute, async (c) => {
   const { minutes, limit } = c.req.valid("query");
   const now = new Date();
-  const snapshot = await stores(c).realtime.snapshot(now, minutes, ACTIVE_SESSION_MS);
+  const snapshot = await c.var.services.read.realtime.snapshot(now, minutes, ACTIVE_SESSION_MS);
   const ranked = <K extends string>(counts: Map<string, number>, key: K) =>
     [...counts]
       .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0))
@@ -268,14 +275,8 @@ read.openapi(realtimeRoute, async (c) => {
 read.openapi(popularRoute, async (c) => {
   const query = c.req.valid("query");
   const now = new Date();
-  const range = rangeOrThrow(query, {
-    widthMs: DAY_MS,
-    defaultSpanMs: DEFAULT_SPANS.popular,
-    maxSpanMs: RANGE_CAPS.popular,
-    capLabel: "popular-asset-types",
-    now,
-  });
-  const result = await stores(c).postgres.popularAssetTypes(range.from, range.to, query.limit);
+  const range = rangeOrThrow(query, POPULAR_RANGE, now);
+  const result = await c.var.services.read.postgres.popularAssetTypes(range.from, range.to, query.limit);
   setCache(c, cacheControl(result.clean, range, now));
   return c.json({ from: range.from.toISOString(), to: range.to.toISOString(), complete: result.clean, rows: result.rows }, 200);
 });
@@ -287,16 +288,10 @@ read.openapi(seriesRoute, async (c) => {
   const window = query.moving_average ?? 1;
   const leadInMs = (window - 1) * widthMs;
   const raw = query.percentiles !== undefined && query.property !== undefined;
-  const range = rangeOrThrow(query, {
-    widthMs,
-    defaultSpanMs: DEFAULT_SPANS[query.interval],
-    maxSpanMs: raw ? RANGE_CAPS.raw : RANGE_CAPS[query.interval],
-    leadInMs: raw ? leadInMs : 0,
-    capLabel: raw ? "percentiles (raw rows)" : `interval=${query.interval}`,
-    now,
-  });
+  const rule = intervalRange(query.interval);
+  const range = rangeOrThrow(query, raw ? { ...rule, maxSpanMs: RANGE_CAPS.raw, leadInMs, capLabel: "percentiles (raw rows)" } : rule, now);
   const readFrom = new Date(range.from.getTime() - leadInMs);
-  const rows = await stores(c).postgres.series(
+  const rows = await c.var.services.read.postgres.series(
     query.interval,
     readFrom,
     range.to,
@@ -335,14 +330,8 @@ read.openapi(seriesRoute, async (c) => {
 
 read.openapi(checksRoute, async (c) => {
   const query = c.req.valid("query");
-  const range = rangeOrThrow(query, {
-    widthMs: HOUR_MS,
-    defaultSpanMs: DEFAULT_SPANS.checks,
-    maxSpanMs: RANGE_CAPS.checks,
-    capLabel: "checks",
-    now: new Date(),
-  });
-  const result = await stores(c).postgres.checks(range.from, range.to, query.limit);
+  const range = rangeOrThrow(query, CHECKS_RANGE, new Date());
+  const result = await c.var.services.read.postgres.checks(range.from, range.to, query.limit);
   // A later hourly run appends rows for the same hours: never cached.
   c.header("Cache-Control", "no-store");
   return c.json({ from: range.from.toISOString(), to: range.to.toISOString(), truncated: result.truncated, rows: result.rows }, 200);
@@ -357,7 +346,3 @@ function setCache(c: { header(name: string, value: string): void }, value: strin
   if (value !== "no-store") c.header("Vary", "Authorization");
 }
 
-function stores(c: { var: AppEnv["Variables"] }) {
-  const { clients, config } = c.var.services;
-  return readStores(clients, config.REDIS_KEY_PREFIX);
-}

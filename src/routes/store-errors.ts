@@ -1,7 +1,8 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app";
 import { ApiError } from "../errors";
-import { errorSummary, logEvent } from "../log";
+import { errorSummary } from "../error-text";
+import { logEvent } from "../log";
 import { METRICS, isolateLatency } from "../metrics/latency";
 
 /** How long a dashboard should wait before asking again after a store was unreachable. */

@@ -2,7 +2,8 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import type { BufferEntry, BufferPort, CounterReader, DeadLetter, HourCounts } from "../cron/ports";
 import type { EventRow } from "../domain/event";
 import { BUFFER_ENTRY_VERSION } from "./buffer";
-import { BUFFER_DELETE_SCRIPT } from "./ingest-script";
+import { inSlotOrder } from "./lua/contract";
+import { BUFFER_DELETE_KEYS, BUFFER_DELETE_SCRIPT } from "./lua/buffer-delete";
 import {
   BUFFER_FIELD,
   COUNTER_FIELDS,
@@ -83,7 +84,7 @@ export async function writeDeadLetters(redis: Redis, keys: RedisKeys, entries: r
 
 /** KEYS of BUFFER_DELETE_SCRIPT, which replaces XDEL so the buffer's byte count follows. */
 export function bufferDeleteKeys(keys: RedisKeys): string[] {
-  return [keys.buffer, keys.bufferBytes];
+  return inSlotOrder(BUFFER_DELETE_KEYS, { buffer: keys.buffer, buffer_bytes: keys.bufferBytes });
 }
 
 const toNumber = (value: unknown): number => {

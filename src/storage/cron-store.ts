@@ -1,9 +1,9 @@
 import type { DirtyBucket, EventSink, JobRunStore, MaintenanceStore, PolicyJob, ReconcileRow, RollupStore } from "../cron/ports";
 import type { EventRow } from "../domain/event";
 import type { Sql } from "./clients";
+import { PostgresStore } from "./postgres-store";
 import {
   CONTINUOUS_AGGREGATES,
-  INSERT_EVENTS,
   applyRetention,
   beginJobRun,
   claimDirtyBuckets,
@@ -14,7 +14,6 @@ import {
   ensurePartitions,
   forceRefreshAggregate,
   healthStatus,
-  insertEventsValues,
   markDirtyBuckets,
   policyJobStatus,
   pruneCronHistory,
@@ -26,9 +25,9 @@ import {
   type CheckRow,
   type SqlStatement,
 } from "./sql";
-import type { Tier } from "./tier";
+import { DatabaseNotMigrated, type Tier } from "./tier";
+import { HOUR_MS } from "../time";
 
-const HOUR_MS = 3_600_000;
 /** SQLSTATE undefined_function: `refresh_continuous_aggregate(..., force)` before TimescaleDB 2.18. */
 const UNDEFINED_FUNCTION = "42883";
 
@@ -73,10 +72,14 @@ export interface SchedulerFailure {
  * refresh per aggregate, each alone in autocommit as TimescaleDB requires).
  */
 export class PostgresCronStore implements JobRunStore, RollupStore, MaintenanceStore, EventSink {
+  private readonly events: PostgresStore;
+
   constructor(
     private readonly sql: Sql,
     private readonly tier: Tier,
-  ) {}
+  ) {
+    this.events = new PostgresStore(sql);
+  }
 
   private async run<R>(statement: SqlStatement): Promise<R[]> {
     return (await this.sql.query(statement.text, [...statement.values])) as R[];
@@ -95,10 +98,8 @@ export class PostgresCronStore implements JobRunStore, RollupStore, MaintenanceS
   }
 
   // EventSink
-  async insert(rows: readonly EventRow[]): Promise<number> {
-    if (rows.length === 0) return 0;
-    const result = (await this.sql.query(INSERT_EVENTS, insertEventsValues(rows))) as Array<{ inserted: number }>;
-    return Number(result[0]?.inserted ?? 0);
+  insert(rows: readonly EventRow[]): Promise<number> {
+    return this.events.insertEvents(rows);
   }
 
   async ensurePartitions(now: Date): Promise<number> {
@@ -120,7 +121,7 @@ export class PostgresCronStore implements JobRunStore, RollupStore, MaintenanceS
 
   async refreshRollups(from: Date, to: Date): Promise<void> {
     // Sent alone in every tier (autocommit): required in `timescale`, harmless elsewhere.
-    await this.run(refreshRollups(this.tier, from, to));
+    await this.run(refreshRollups(from, to));
   }
 
   async reconcileCounts(hours: readonly Date[]): Promise<ReconcileRow[]> {
@@ -140,7 +141,7 @@ export class PostgresCronStore implements JobRunStore, RollupStore, MaintenanceS
   async healHour(from: Date, to: Date, now: Date): Promise<void> {
     if (this.tier !== "timescale") {
       const del = deleteRollupRange(from, to);
-      const refresh = refreshRollups(this.tier, from, to);
+      const refresh = refreshRollups(from, to);
       await this.sql.transaction([this.sql.query(del.text, [...del.values]), this.sql.query(refresh.text, [...refresh.values])]);
       return;
     }
@@ -216,7 +217,7 @@ export async function readHealthStatus(sql: Sql, jobs: readonly string[]): Promi
     scheduler_failures: SchedulerFailure[] | string | null;
   }>;
   const row = rows[0];
-  if (!row) throw new Error("database not migrated: run `npm run migrate` (no tier recorded)");
+  if (!row) throw new DatabaseNotMigrated();
   const jobStatus: HealthStatus["jobs"] = {};
   for (const job of jobs) {
     const j = row.jobs?.[job];

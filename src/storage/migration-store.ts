@@ -7,7 +7,8 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import { RedisBufferStore, type BufferStats } from "./buffer-store";
 import type { Sql } from "./clients";
-import { COUNTER_FIELDS, minuteId, redisKeys, type RedisKeys } from "./redis-keys";
+import { MINUTE_TOTALS_SCRIPT } from "./lua/minute-totals";
+import { minuteId, redisKeys, type RedisKeys } from "./redis-keys";
 import type { SqlStatement } from "./sql";
 
 const ORIGIN = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`;
@@ -180,18 +181,6 @@ export class MigrationReadStore {
   }
 }
 
-/**
- * `total` of each minute counter hash, in one script (one request, one billed command).
- * KEYS: the minute counter hashes, oldest first. Returns the totals in the same order (0 when absent).
- */
-export const MINUTE_TOTALS_SCRIPT = `
-local out = {}
-for i = 1, #KEYS do
-  out[i] = tonumber(redis.call('HGET', KEYS[i], ARGV[1]) or '0')
-end
-return out
-`;
-
 /** Redis side: the per-minute totals of the live panel and the buffer figures. */
 export class RedisMigrationStore {
   private readonly keys: RedisKeys;
@@ -211,7 +200,7 @@ export class RedisMigrationStore {
     for (let i = minutes - 1; i >= 0; i--) starts.push(current - i * 60_000);
     const totals = await this.script.exec(
       starts.map((ms) => this.keys.minuteCounters(minuteId(new Date(ms)))),
-      [COUNTER_FIELDS.total],
+      [],
     );
     return starts.map((ms, i) => ({ minute: new Date(ms).toISOString(), event_count: Number(totals[i] ?? 0) }));
   }

@@ -1,6 +1,7 @@
 /**
- * Adapters behind the read API, over the raw clients in `services.clients`. Each method is exactly
- * one round trip: one SQL statement (sql-read.ts) or one Redis request (one Lua script).
+ * Adapters behind the read API, built once per env by the composition root (src/services.ts).
+ * Each method is exactly one round trip: one SQL statement (sql-read.ts) or one Redis request
+ * (one Lua script).
  */
 import type { Redis } from "@upstash/redis/cloudflare";
 import type { Interval } from "../domain/read-params";
@@ -16,6 +17,8 @@ import {
   type SummarySqlRow,
 } from "./sql-read";
 import type { CheckRow as RecordedCheck, SqlStatement } from "./sql";
+import { REALTIME_ARGV, REALTIME_SCRIPT } from "./lua/realtime";
+import { inSlotOrder } from "./lua/contract";
 import { COUNTER_FIELDS, minuteId, redisKeys, type RedisKeys } from "./redis-keys";
 
 /** bigint columns arrive as strings from the driver; counts stay far below 2^53. */
@@ -144,44 +147,6 @@ export class PostgresReadStore {
   }
 }
 
-/**
- * Sums the minute counter hashes of the window, counts the union of the minute user HyperLogLogs
- * and the active sessions, in one script: one request, one billed command.
- *
- * KEYS: [1..n] minute counter hashes, [n+1..2n] minute user HLLs, [2n+1] active-sessions zset.
- * ARGV: [1] n, [2] active-since epoch ms.
- * Returns { unique users, active sessions, field, sum, field, sum, … } (fields as in
- * COUNTER_FIELDS: `total`, `e:<event_name>`, `c:<category>`).
- *
- * Not a read-only script (EVAL_RO) although it writes nothing visible: Redis refuses PFCOUNT in a
- * read-only script ("Write commands are not allowed from read-only scripts", seen on Redis 7.0.15)
- * because PFCOUNT may rewrite the cached cardinality inside the HyperLogLog.
- */
-export const REALTIME_SCRIPT = `
-local n = tonumber(ARGV[1])
-local sums, order = {}, {}
-for i = 1, n do
-  local flat = redis.call('HGETALL', KEYS[i])
-  for j = 1, #flat, 2 do
-    local field = flat[j]
-    if sums[field] == nil then
-      sums[field] = 0
-      order[#order + 1] = field
-    end
-    sums[field] = sums[field] + tonumber(flat[j + 1])
-  end
-end
-local users = 0
-if n > 0 then users = redis.call('PFCOUNT', unpack(KEYS, n + 1, 2 * n)) end
-local active = redis.call('ZCOUNT', KEYS[2 * n + 1], ARGV[2], '+inf')
-local out = {users, active}
-for _, field in ipairs(order) do
-  out[#out + 1] = field
-  out[#out + 1] = sums[field]
-end
-return out
-`;
-
 export interface RealtimeSnapshot {
   /** Start of the first minute of the window. */
   from: Date;
@@ -215,7 +180,7 @@ export class RedisRealtimeStore {
     const currentMinute = Math.floor(now.getTime() / 60_000) * 60_000;
     for (let i = minutes - 1; i >= 0; i--) ids.push(minuteId(new Date(currentMinute - i * 60_000)));
     const keys = [...ids.map((id) => this.keys.minuteCounters(id)), ...ids.map((id) => this.keys.minuteUsers(id)), this.keys.activeSessions];
-    const reply = await this.script.exec(keys, [String(ids.length), String(now.getTime() - activeMs)]);
+    const reply = await this.script.exec(keys, inSlotOrder(REALTIME_ARGV, { n: String(ids.length), active_since_ms: String(now.getTime() - activeMs) }));
 
     const snapshot: RealtimeSnapshot = {
       from: new Date(currentMinute - (minutes - 1) * 60_000),
@@ -241,21 +206,4 @@ export class RedisRealtimeStore {
     }
     return snapshot;
   }
-}
-
-export interface ReadStores {
-  postgres: PostgresReadStore;
-  realtime: RedisRealtimeStore;
-}
-
-const cache = new WeakMap<object, ReadStores>();
-
-/** The read adapters for one set of clients (built once per clients object, like the services). */
-export function readStores(clients: { redis: Redis; sql: Sql }, prefix: string): ReadStores {
-  let stores = cache.get(clients);
-  if (!stores) {
-    stores = { postgres: new PostgresReadStore(clients.sql), realtime: new RedisRealtimeStore(clients.redis, prefix) };
-    cache.set(clients, stores);
-  }
-  return stores;
 }

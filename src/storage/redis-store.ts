@@ -4,7 +4,9 @@ import type { EventRow } from "../domain/event";
 import type { DeadLetter } from "../cron/ports";
 import { BUFFER_ENTRY_HEAD, BUFFER_ENTRY_TAIL } from "./buffer";
 import { bufferDeleteKeys, writeDeadLetters, type DirectInsertFailure } from "./buffer-store";
-import { BUFFER_DELETE_SCRIPT, INGEST_SCRIPT } from "./ingest-script";
+import { BUFFER_DELETE_SCRIPT } from "./lua/buffer-delete";
+import { inSlotOrder, tuple } from "./lua/contract";
+import { EVENT_TUPLE, INGEST_ARGV, INGEST_KEYS, INGEST_SCRIPT, OP_INCR_TUPLE, OP_TTL_TUPLE } from "./lua/ingest";
 import {
   ACTIVE_SESSION_WINDOW_MS,
   COUNTER_FIELDS,
@@ -65,31 +67,30 @@ export interface IngestRedis {
   recordDirectInsertFailure(failure: DirectInsertFailure): Promise<void>;
 }
 
+/** The `ops` argument of INGEST_SCRIPT: `i` and `t` entries are OP_INCR and OP_TTL tuples. */
 interface ScriptOps {
-  i: Array<[number, string, number, number]>;
+  i: Array<Array<number | string>>;
   p: Array<[number, ...string[]]>;
   z: Array<number | string>;
-  t: Array<[number, number]>;
+  t: number[][];
 }
 
-/** One row's own contribution, for when only some rows of a batch are new (see INGEST_SCRIPT). */
-type EventContribution = [number, number, number, number, number, string, string, string, string, number, 0 | 1];
-
 /**
- * Turns the batch into the script's KEYS and ARGV. Pure, exported for tests. Key indexes 1-5 are
- * fixed, then one dedupe key per row, then the counter keys the ops reference.
+ * Turns the batch into the script's KEYS and ARGV, by name (src/storage/lua/ingest.ts). Pure,
+ * exported for tests. The fixed keys come first, then one dedupe key per row, then the counter
+ * keys the ops reference by their index in KEYS.
  */
 export function buildScriptCall(keys: RedisKeys, input: RecordBatchInput): { keys: string[]; args: string[] } {
   const windowStart = Math.floor(input.now.getTime() / 1000 / RATE_LIMIT_WINDOW_SECONDS) * RATE_LIMIT_WINDOW_SECONDS;
   const { limits } = input;
-  const scriptKeys = [
+  const scriptKeys = inSlotOrder(INGEST_KEYS, {
     // Without a client id the client counter is a key the script never touches (its limit is 0).
-    keys.clientRateLimit(input.clientId ?? "none", windowStart),
-    keys.rateLimit(input.rateLimitId, windowStart),
-    keys.buffer,
-    keys.activeSessions,
-    keys.bufferBytes,
-  ];
+    client_rate: keys.clientRateLimit(input.clientId ?? "none", windowStart),
+    key_rate: keys.rateLimit(input.rateLimitId, windowStart),
+    buffer: keys.buffer,
+    active_sessions: keys.activeSessions,
+    buffer_bytes: keys.bufferBytes,
+  });
   for (const row of input.rows) scriptKeys.push(keys.event(row.event_id));
 
   const ops: ScriptOps = { i: [], p: [], z: [], t: [] };
@@ -100,16 +101,17 @@ export function buildScriptCall(keys: RedisKeys, input: RecordBatchInput): { key
       scriptKeys.push(key);
       index = scriptKeys.length;
       indexes.set(key, index);
-      ops.t.push([index, ttl]);
+      ops.t.push(tuple(OP_TTL_TUPLE, { key: index, seconds: ttl }));
     }
     return index;
   };
   // `hourKey`: the hour hash that admits name fields under the caps (a minute's own hour).
   const addCounts = (counterKey: number, hourKey: number, bucket: BucketCounters) => {
-    ops.i.push([counterKey, COUNTER_FIELDS.total, bucket.total, 0]);
-    if (bucket.bots > 0) ops.i.push([counterKey, COUNTER_FIELDS.bots, bucket.bots, 0]);
-    for (const [name, n] of bucket.byEventName) ops.i.push([counterKey, COUNTER_FIELDS.event(name), n, hourKey]);
-    for (const [category, n] of bucket.byCategory) ops.i.push([counterKey, COUNTER_FIELDS.category(category), n, hourKey]);
+    const incr = (field: string, by: number, hour: number) => ops.i.push(tuple(OP_INCR_TUPLE, { key: counterKey, field, by, hour }));
+    incr(COUNTER_FIELDS.total, bucket.total, 0);
+    if (bucket.bots > 0) incr(COUNTER_FIELDS.bots, bucket.bots, 0);
+    for (const [name, n] of bucket.byEventName) incr(COUNTER_FIELDS.event(name), n, hourKey);
+    for (const [category, n] of bucket.byCategory) incr(COUNTER_FIELDS.category(category), n, hourKey);
   };
   const hourKeys = (hour: string) => ({
     counters: keyIndex(keys.hourCounters(hour), HOUR_KEY_TTL_SECONDS),
@@ -134,44 +136,45 @@ export function buildScriptCall(keys: RedisKeys, input: RecordBatchInput): { key
   }
   for (const { session_id, lastSeenMs } of input.counters.sessions) ops.z.push(lastSeenMs, session_id);
 
-  const contributions = input.rows.map((row): EventContribution => {
+  // Each row's own contribution, for when only some rows of the batch are new.
+  const contributions = input.rows.map((row) => {
     const time = new Date(row.time);
     const hour = hourKeys(hourId(time));
     const minute = minuteKeys(minuteId(time));
-    return [
-      hour.counters,
-      row.user_id === null ? 0 : hour.users,
-      row.session_id === null ? 0 : hour.sessions,
-      minute.counters,
-      row.user_id === null ? 0 : minute.users,
-      COUNTER_FIELDS.event(row.event_name),
-      COUNTER_FIELDS.category(row.category),
-      row.user_id ?? "",
-      row.session_id ?? "",
-      time.getTime(),
-      row.flags.includes("bot") ? 1 : 0,
-    ];
+    return tuple(EVENT_TUPLE, {
+      hour: hour.counters,
+      hour_users: row.user_id === null ? 0 : hour.users,
+      hour_sessions: row.session_id === null ? 0 : hour.sessions,
+      minute: minute.counters,
+      minute_users: row.user_id === null ? 0 : minute.users,
+      event_field: COUNTER_FIELDS.event(row.event_name),
+      category_field: COUNTER_FIELDS.category(row.category),
+      user_id: row.user_id ?? "",
+      session_id: row.session_id ?? "",
+      time_ms: time.getTime(),
+      bot: row.flags.includes("bot") ? 1 : 0,
+    });
   });
 
-  const args = [
-    String(input.now.getTime()),
-    String(input.dedupeSeconds),
-    String(input.clientId === null ? 0 : limits.perClient),
-    String(limits.perKey),
-    String(RATE_LIMIT_WINDOW_SECONDS),
-    String(limits.bufferEntries),
-    String(limits.bufferBytes),
-    String(ACTIVE_SESSION_WINDOW_MS),
-    String(limits.activeSessions),
-    String(limits.eventNamesPerHour),
-    String(limits.categoriesPerHour),
-    JSON.stringify(ops),
-    JSON.stringify(contributions),
-    String(input.rows.length),
-    BUFFER_ENTRY_HEAD,
-    BUFFER_ENTRY_TAIL,
-    ...input.rows.map((row) => JSON.stringify(row)),
-  ];
+  const fixed = inSlotOrder(INGEST_ARGV, {
+    now_ms: String(input.now.getTime()),
+    dedupe_ttl_s: String(input.dedupeSeconds),
+    client_limit: String(input.clientId === null ? 0 : limits.perClient),
+    key_limit: String(limits.perKey),
+    rate_window_s: String(RATE_LIMIT_WINDOW_SECONDS),
+    buffer_cap_entries: String(limits.bufferEntries),
+    buffer_cap_bytes: String(limits.bufferBytes),
+    active_window_ms: String(ACTIVE_SESSION_WINDOW_MS),
+    active_cap: String(limits.activeSessions),
+    event_name_cap: String(limits.eventNamesPerHour),
+    category_cap: String(limits.categoriesPerHour),
+    ops_json: JSON.stringify(ops),
+    events_json: JSON.stringify(contributions),
+    n: String(input.rows.length),
+    entry_head: BUFFER_ENTRY_HEAD,
+    entry_tail: BUFFER_ENTRY_TAIL,
+  });
+  const args = [...fixed, ...input.rows.map((row) => JSON.stringify(row))];
   return { keys: scriptKeys, args };
 }
 

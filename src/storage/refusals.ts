@@ -7,6 +7,7 @@
 import type { DeadLetter } from "../cron/ports";
 import type { EventRow } from "../domain/event";
 import { bufferPayload } from "./buffer";
+import { errorMessage, messageOf, REFUSAL_ERROR_LENGTH } from "../error-text";
 import { NO_PARTITION_SQLSTATE } from "./sql";
 
 /** SQLSTATE classes that depend on the data of a row: 22 data exception, 23 integrity constraint. */
@@ -28,11 +29,7 @@ export function isDataError(error: unknown): boolean {
  * the row; a CHECK violation has the same SQLSTATE (23514), hence the message test.
  */
 export function isMissingPartition(error: unknown): boolean {
-  return sqlState(error) === NO_PARTITION_SQLSTATE && /no partition of relation/i.test(errorMessage(error));
-}
-
-export function errorMessage(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).slice(0, 500);
+  return sqlState(error) === NO_PARTITION_SQLSTATE && /no partition of relation/i.test(messageOf(error));
 }
 
 /** A row PostgreSQL refused on its own. */
@@ -87,7 +84,7 @@ export async function insertIsolatingRefusals(
       }
     }
     if (part.length === 1) {
-      result.refused.push({ row: part[0]!, sqlstate: sqlState(error)!, message: errorMessage(error) });
+      result.refused.push({ row: part[0]!, sqlstate: sqlState(error)!, message: errorMessage(error, REFUSAL_ERROR_LENGTH) });
       return;
     }
     const middle = Math.ceil(part.length / 2);

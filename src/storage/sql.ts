@@ -107,11 +107,10 @@ export function insertEvents(rows: readonly EventRow[]): SqlStatement {
  * In every tier it never recomputes below the oldest raw data still stored, so rollups outlive
  * dropped raw data.
  */
-export function refreshRollups(tier: Tier, from: Date, to: Date): SqlStatement & { autocommitOnly: boolean } {
+export function refreshRollups(from: Date, to: Date): SqlStatement {
   return {
     text: `CALL analytics_refresh_rollups($1::timestamptz, $2::timestamptz)`,
     values: [from.toISOString(), to.toISOString()],
-    autocommitOnly: tier === "timescale",
   };
 }
 
@@ -184,62 +183,6 @@ export function cleanupEventIds(now: Date): SqlStatement {
   return { text: `SELECT analytics_cleanup_event_ids($1::timestamptz) AS deleted`, values: [now.toISOString()] };
 }
 
-/**
- * The migration plan's Phase 3 benchmark query, as written: events per name over the last 7 days.
- * Rows `{ event_name, count }` (count is a bigint, returned as a string by most drivers).
- */
-export const EVENTS_BY_NAME_LAST_7_DAYS = `SELECT event_name, COUNT(*)
-FROM analytics_events_ts
-WHERE time > NOW() - INTERVAL '7 days'
-GROUP BY event_name`;
-
-/** Most generated asset types over [from, to): rows `{ asset_type, generation_count, unique_creators }`. */
-export function popularAssetTypes(from: Date, to: Date, limit: number): SqlStatement {
-  return {
-    text: `SELECT asset_type, generation_count, unique_creators FROM get_popular_asset_types_ts($1::timestamptz, $2::timestamptz, $3::integer)`,
-    values: [from.toISOString(), to.toISOString(), limit],
-  };
-}
-
-/**
- * Takes the lease on `job` for `holder` until now + `ttlSeconds` if it is free or expired. Returns
- * one row `{ holder }` when taken, none when another holder has it. A lease row, not an advisory
- * lock: over stateless HTTP a session lock ends with its statement.
- */
-export function acquireJobLease(job: string, holder: string, ttlSeconds: number): SqlStatement {
-  return {
-    text: `INSERT INTO analytics_job_leases AS l (job, holder, expires_at)
-VALUES ($1, $2, now() + make_interval(secs => $3))
-ON CONFLICT (job) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-WHERE l.expires_at < now() OR l.holder = EXCLUDED.holder
-RETURNING holder`,
-    values: [job, holder, ttlSeconds],
-  };
-}
-
-/** Gives the lease back, only if `holder` still has it. */
-export function releaseJobLease(job: string, holder: string): SqlStatement {
-  return { text: `DELETE FROM analytics_job_leases WHERE job = $1 AND holder = $2`, values: [job, holder] };
-}
-
-/** Records the start of a job run; returns `{ id }`. */
-export function startJobRun(job: string): SqlStatement {
-  return { text: `INSERT INTO analytics_job_runs (job) VALUES ($1) RETURNING id`, values: [job] };
-}
-
-/** Records how a job run ended. */
-export function finishJobRun(
-  id: string | number,
-  outcome: "ok" | "error" | "skipped",
-  counts: Record<string, unknown>,
-  error: string | null,
-): SqlStatement {
-  return {
-    text: `UPDATE analytics_job_runs SET finished_at = now(), outcome = $2, counts = $3::jsonb, error = $4 WHERE id = $1`,
-    values: [id, outcome, JSON.stringify(counts), error],
-  };
-}
-
 /** One comparison of the hourly reconciliation, as stored in `analytics_checks`. */
 export interface CheckRow {
   hour: string;
@@ -263,22 +206,14 @@ FROM json_to_recordset($1::json) AS (hour timestamptz, scope text, redis_count b
   };
 }
 
-/** The most recent comparisons, newest first. */
-export function recentChecks(limit: number): SqlStatement {
-  return {
-    text: `SELECT hour, scope, redis_count, raw_count, rollup_count, drift, status, action, checked_at
-FROM analytics_checks ORDER BY checked_at DESC LIMIT $1`,
-    values: [limit],
-  };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Cron jobs (src/cron/): run bookkeeping, reconciliation, healing, maintenance and /health.
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Takes the lease on `job` for `holder` (like `acquireJobLease`) and records the run in the same
- * statement: one row `{ id, acquired }`. When another holder has an unexpired lease the run is
+ * Takes the lease on `job` for `holder` until now + `ttlSeconds` if it is free or expired (a lease
+ * row, not an advisory lock: over stateless HTTP a session lock ends with its statement) and
+ * records the run in the same statement: one row `{ id, acquired }`. When another holder has an unexpired lease the run is
  * recorded as finished with outcome `skipped` and `acquired` is false. One round trip instead of
  * two, on a job that runs every minute.
  */
@@ -304,7 +239,7 @@ RETURNING id::text, outcome = 'running' AS acquired`,
   };
 }
 
-/** Records how a run ended (`finishJobRun`) and gives the lease back (`releaseJobLease`) in one statement. */
+/** Records how a run ended and gives the lease back, only if `holder` still has it, in one statement. */
 export function endJobRun(
   id: string,
   job: string,

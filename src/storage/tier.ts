@@ -8,10 +8,25 @@ export const TIERS = ["timescale", "timescale-apache", "postgres"] as const;
 export type Tier = (typeof TIERS)[number];
 
 /** What `ANALYTICS_DB_TIER` may ask for: a tier, or `auto` to detect it. */
-export type TierRequest = Tier | "auto";
+export const TIER_REQUESTS = ["auto", ...TIERS] as const;
+export type TierRequest = (typeof TIER_REQUESTS)[number];
 
 export function isTier(value: unknown): value is Tier {
   return typeof value === "string" && (TIERS as readonly string[]).includes(value);
+}
+
+/** The database has no recorded tier: the migrations never ran on it. */
+export class DatabaseNotMigrated extends Error {
+  override readonly name = "DatabaseNotMigrated";
+  constructor() {
+    super("database not migrated: run `npm run migrate` (no tier recorded)");
+  }
+}
+
+/** The tier `analytics_meta` recorded; throws DatabaseNotMigrated when there is none. */
+export function recordedTier(value: unknown): Tier {
+  if (!isTier(value)) throw new DatabaseNotMigrated();
+  return value;
 }
 
 /**

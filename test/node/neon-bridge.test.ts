@@ -10,7 +10,7 @@ import { startPrivatePostgres } from "../../scripts/lib/private-postgres";
 import { adminUrl, createTestDatabase, neonConnectionString, pgBackend } from "../support/postgres";
 
 /**
- * Conformance of the local Neon SQL-over-HTTP bridge (shared/reference/protocols.md §2), driven
+ * Conformance of the local Neon SQL-over-HTTP bridge (docs/LOCAL-STACK.md §2), driven
  * by the real `@neondatabase/serverless` client against every backend: the tests' PostgreSQL 15
  * (a fresh database per run), a private PostgreSQL 15 that checks passwords (SCRAM-SHA-256, as
  * hosted databases do), and the embedded TimescaleDB (PGlite, in-process).

@@ -9,6 +9,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../scripts/lib/migrator";
 import * as q from "../../src/storage/sql";
+import { EVENTS_BY_NAME_LAST_7_DAYS, popularAssetTypes } from "../support/plan-queries";
 import { STORAGE_STATEMENT, type StorageDoc } from "../../src/storage/migration-store";
 import type { Tier } from "../../src/storage/tier";
 import type { EventRow } from "../../src/domain/event";
@@ -63,7 +64,7 @@ describe.each(targets)("tier $tier", ({ tier, open }) => {
   let client: pg.Client;
 
   const run = async <R extends pg.QueryResultRow>(s: q.SqlStatement) => (await client.query<R>(s.text, [...s.values])).rows;
-  const refresh = (from: Date, to: Date) => run(q.refreshRollups(tier, from, to));
+  const refresh = (from: Date, to: Date) => run(q.refreshRollups(from, to));
 
   const recentFrom = new Date(now.getTime() - 4 * DAY);
   const readHourly = async (from = new Date(0)) =>
@@ -213,7 +214,7 @@ describe.each(targets)("tier $tier", ({ tier, open }) => {
       [recentFrom, now, 2],
       [new Date(now.getTime() - DAY), now, 10],
     ] as const) {
-      expect(await run(q.popularAssetTypes(from, to, limit))).toEqual(
+      expect(await run(popularAssetTypes(from, to, limit))).toEqual(
         expectedPopularAssetTypes(stored, from, to, limit).map((r) => ({
           ...r,
           generation_count: String(r.generation_count),
@@ -224,7 +225,7 @@ describe.each(targets)("tier $tier", ({ tier, open }) => {
   });
 
   it("runs the plan's Phase 3 query", async () => {
-    const rows = (await client.query(q.EVENTS_BY_NAME_LAST_7_DAYS)).rows;
+    const rows = (await client.query(EVENTS_BY_NAME_LAST_7_DAYS)).rows;
     const expected = new Map<string, number>();
     for (const e of since(new Date(now.getTime() - 7 * DAY))) expected.set(e.event_name, (expected.get(e.event_name) ?? 0) + 1);
     expect(new Map(rows.map((r) => [r.event_name, Number(r.count)]))).toEqual(expected);

@@ -11,7 +11,7 @@ import {
 } from "../../scripts/lib/resp";
 import { startUpstashBridge, type UpstashBridge } from "../../scripts/lib/upstash-bridge";
 
-// Conformance of the local Upstash REST bridge (reference/protocols.md §1), checked with the real
+// Conformance of the local Upstash REST bridge (docs/LOCAL-STACK.md §1), checked with the real
 // @upstash/redis 1.39.0 client against a private redis-server (never the machine's 6379).
 
 const TOKEN = "bridge-test-token";

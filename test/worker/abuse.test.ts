@@ -4,18 +4,17 @@
  * documented Redis bound, and a wrong setting fails loudly, per feature.
  */
 import { SELF, createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
-import { Redis } from "@upstash/redis/cloudflare";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { worstCaseRedisBytes } from "../../src/storage/redis-budget";
 import { hourId, minuteId, redisKeys } from "../../src/storage/redis-keys";
 import { clearPrefix } from "./cron-support";
-import { control } from "./support";
+import { control, testRedis } from "./support";
 
 const KEY = "test-write-key";
 const BASE = "http://worker.test";
 const AUTH = { authorization: `Bearer ${env.READ_TOKEN}` };
-const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false });
+const redis = testRedis();
 
 interface ErrorBody {
   error: { code: string; message: string; retryable: boolean; details?: Record<string, unknown> };

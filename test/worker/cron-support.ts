@@ -4,13 +4,13 @@
  * counts, and a way to fire a Cron Trigger through the Worker's real `scheduled` handler.
  */
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
-import { neon, neonConfig } from "@neondatabase/serverless";
-import { Redis } from "@upstash/redis/cloudflare";
+import type { Redis } from "@upstash/redis/cloudflare";
 import { inject } from "vitest";
 import worker from "../../src/index";
 import type { EventRow } from "../../src/domain/event";
 import { bufferPayload } from "../../src/storage/buffer";
 import { COUNTER_FIELDS, hourId, redisKeys } from "../../src/storage/redis-keys";
+import { testRedis, testSql } from "./support";
 
 export type TierName = "postgres" | "timescale" | "timescale-apache";
 export const TIER_NAMES: TierName[] = ["postgres", "timescale", "timescale-apache"];
@@ -24,13 +24,10 @@ export function cronEnv(tier: TierName, prefix: string): Env {
 }
 
 export function sqlFor(tier: TierName) {
-  neonConfig.fetchEndpoint = env.NEON_FETCH_ENDPOINT;
-  return neon(inject("stack").databaseUrls[tier]);
+  return testSql(inject("stack").databaseUrls[tier]);
 }
 
-export function redisClient(): Redis {
-  return new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false });
-}
+export const redisClient = testRedis;
 
 /** Empties every table the cron jobs read or write (rollups included) in one tier's database. */
 export async function resetTables(tier: TierName): Promise<void> {

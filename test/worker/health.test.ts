@@ -1,5 +1,4 @@
 import { SELF, createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
-import { neon, neonConfig } from "@neondatabase/serverless";
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import worker from "../../src/index";
 import { createApp } from "../../src/app";
@@ -7,7 +6,7 @@ import { SCHEDULE } from "../../src/cron/schedule";
 import { redisKeys } from "../../src/storage/redis-keys";
 import { createServices } from "../../src/services";
 import { clearPrefix, redisClient } from "./cron-support";
-import { control } from "./support";
+import { control, testSql } from "./support";
 
 interface HealthBody {
   status: string;
@@ -19,10 +18,7 @@ interface HealthBody {
   problems: string[];
 }
 
-function sql() {
-  neonConfig.fetchEndpoint = env.NEON_FETCH_ENDPOINT;
-  return neon(env.DATABASE_URL);
-}
+const sql = () => testSql();
 
 /**
  * A healthy cron state: each job succeeded just now, the latest check matched, no buffered entry

@@ -151,7 +151,7 @@ describe.each(TIER_NAMES)("imported history, tier %s", (tier) => {
     // The hourly job (rollups of the dirty raw hour), a refresh over the imported day that has no
     // raw rows (the continuous-aggregate trap), and the daily job (retention) all run first.
     await fireCron(HOURLY, env);
-    await run(refreshRollups(tier, new Date(recentDay), new Date(recentDay + DAY)));
+    await run(refreshRollups(new Date(recentDay), new Date(recentDay + DAY)));
     await fireCron(DAILY, env);
   }, 120_000);
 

@@ -1,19 +1,16 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
-import { neon, neonConfig } from "@neondatabase/serverless";
-import { Redis } from "@upstash/redis/cloudflare";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { createApp } from "../../src/app";
 import { createServices } from "../../src/services";
 import { hourId, redisKeys } from "../../src/storage/redis-keys";
-import { bridgeStats, control, resetBridgeStats } from "./support";
+import { bridgeStats, control, resetBridgeStats, testRedis, testSql } from "./support";
 
 const KEY = "test-write-key";
 const URL_BASE = "http://worker.test/api/v1/analytics";
 const keys = redisKeys(env.REDIS_KEY_PREFIX);
-const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false });
-neonConfig.fetchEndpoint = env.NEON_FETCH_ENDPOINT;
-const sql = neon(env.DATABASE_URL);
+const redis = testRedis();
+const sql = testSql();
 
 /** A realistic event, a few minutes old, with a fresh UUID. */
 function event(overrides: Record<string, unknown> = {}, minutesAgo = 5): Record<string, unknown> {

@@ -1,5 +1,4 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { neon, neonConfig } from "@neondatabase/serverless";
 import { afterAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
 import { LatencyRecorder, METRICS, isolateLatency } from "../../src/metrics/latency";
@@ -9,14 +8,13 @@ import { createSqlClient } from "../../src/storage/clients";
 import { INSERT_EVENTS, insertEventsValues } from "../../src/storage/sql";
 import { loadConfig } from "../../src/config";
 import type { EventRow } from "../../src/domain/event";
-import { bridgeStats, control, resetBridgeStats } from "./support";
+import { bridgeStats, control, resetBridgeStats, testSql } from "./support";
 
 const TOKEN = "test-read-token-0123456789";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 const BASE = "http://worker/api/v1/analytics";
 const ROUTES = ["realtime/minutes", "migration/latency", "migration/consistency", "migration/buffer", "migration/storage", "migration/jobs"];
-neonConfig.fetchEndpoint = env.NEON_FETCH_ENDPOINT;
-const sql = neon(env.DATABASE_URL);
+const sql = testSql();
 const app = createApp(createServices);
 
 interface ErrorBody {

@@ -1,11 +1,10 @@
 import { SELF, createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { Redis } from "@upstash/redis/cloudflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
 import { SummaryQuerySchema, SeriesQuerySchema } from "../../src/domain/read-params";
 import { createServices } from "../../src/services";
 import { hourId, minuteId, redisKeys } from "../../src/storage/redis-keys";
-import { bridgeStats, resetBridgeStats } from "./support";
+import { bridgeStats, resetBridgeStats, testRedis } from "./support";
 
 const TOKEN = "test-read-token-0123456789";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -166,7 +165,7 @@ describe("GET /openapi.json", () => {
 describe("GET /realtime (Redis)", () => {
   const prefix = `read-rt-${crypto.randomUUID().slice(0, 8)}:`;
   const keys = redisKeys(prefix);
-  const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false });
+  const redis = testRedis();
   const testEnv = { ...env, REDIS_KEY_PREFIX: prefix } as Env;
   const app = createApp(createServices);
   const written = new Set<string>([keys.activeSessions]);

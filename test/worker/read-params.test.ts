@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { DAY_MS, HOUR_MS } from "../../src/time";
 import {
-  DAY_MS,
-  HOUR_MS,
   RANGE_CAPS,
   SeriesQuerySchema,
   alignDown,

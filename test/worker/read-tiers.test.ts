@@ -1,5 +1,4 @@
 import { env } from "cloudflare:test";
-import { neon, neonConfig } from "@neondatabase/serverless";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { createApp } from "../../src/app";
 import type { EventRow } from "../../src/domain/event";
@@ -7,7 +6,7 @@ import { createServices } from "../../src/services";
 import { claimDirtyBuckets, insertEvents, recordChecks, refreshRollups, type CheckRow } from "../../src/storage/sql";
 import { TIERS, type Tier } from "../../src/storage/tier";
 import { expectedPopularAssetTypes } from "../support/event-fixtures";
-import { bridgeStats, resetBridgeStats } from "./support";
+import { bridgeStats, resetBridgeStats, testSql } from "./support";
 import { prng } from "../support/prng";
 
 /*
@@ -235,8 +234,7 @@ for (const tier of TIERS) {
     const databaseUrl = inject("stack").databaseUrls[tier];
     const tierEnv = { ...env, DATABASE_URL: databaseUrl, REDIS_KEY_PREFIX: `read-tiers-${tier}:` } as Env;
     const app = createApp(createServices);
-    neonConfig.fetchEndpoint = env.NEON_FETCH_ENDPOINT;
-    const sql = neon(databaseUrl);
+    const sql = testSql(databaseUrl);
     const run = (statement: { text: string; values: readonly unknown[] }) => sql.query(statement.text, [...statement.values]);
 
     let clock: Clock;
@@ -260,11 +258,11 @@ for (const tier of TIERS) {
     /** The "hourly cron": claim the dirty buckets, then bring the rollups up to date (autocommit each). */
     async function cron(from: number, to: number) {
       const claimed = (await run(claimDirtyBuckets(100_000))) as Array<{ granularity: string; bucket: Date | string }>;
-      await run(refreshRollups(tier as Tier, new Date(from), new Date(to)));
+      await run(refreshRollups(new Date(from), new Date(to)));
       for (const c of claimed) {
         const b = new Date(c.bucket).getTime();
         const width = c.granularity === "hour" ? HOUR : DAY;
-        await run(refreshRollups(tier as Tier, new Date(b), new Date(b + width)));
+        await run(refreshRollups(new Date(b), new Date(b + width)));
       }
       rolledUp = [...all];
       dirtyHours = new Set();
