@@ -43,7 +43,7 @@ BEGIN
 END
 $$;
 
--- Exactly once (DESIGN.md invariant 2): dedupe is by event_id alone, whatever time a retry carries.
+-- Exactly once (docs/ARCHITECTURE.md, invariant 2): dedupe is by event_id alone, whatever time a retry carries.
 -- Written in the same statement as the raw insert (INSERT ... ON CONFLICT DO NOTHING RETURNING).
 CREATE TABLE analytics_event_ids (
   event_id    uuid PRIMARY KEY,

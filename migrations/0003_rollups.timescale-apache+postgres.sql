@@ -33,7 +33,7 @@ CREATE TABLE analytics_asset_popularity_ts (
 
 -- Brings the three rollups up to date for [p_from, p_to): every hour and day bucket that meets the
 -- range is recomputed from raw rows and upserted (ON CONFLICT DO UPDATE SET x = EXCLUDED.x, so
--- running it twice changes nothing: DESIGN.md invariant 7). Daily uniques are counted per day from
+-- running it twice changes nothing: docs/ARCHITECTURE.md, invariant 7). Daily uniques are counted per day from
 -- raw rows, never summed from hours. Nothing is ever deleted, and windows are clamped below to
 -- analytics_raw_floor(), so a range whose raw data was dropped keeps its rollups.
 -- The statement is `CALL analytics_refresh_rollups($1, $2)`, the same as in the timescale tier; it

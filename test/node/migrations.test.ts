@@ -190,6 +190,18 @@ describe("migration 0000 on a server where TimescaleDB is installed but not prel
     await query(db.url, `UPDATE analytics_migrations SET checksum = 'something-else' WHERE version = '0000'`);
     await expect(migrate({ databaseUrl: db.url })).rejects.toThrow(/applied migration 0000_timescaledb_extension\.sql has changed/);
   });
+
+  it("a database that recorded 0001 and 0003 before their comment edit is not refused", async () => {
+    const db = await freshDb();
+    await migrate({ databaseUrl: db.url });
+    await query(db.url, `UPDATE analytics_migrations SET checksum = $1 WHERE version = '0001'`, [
+      "5155f2acad61c713521ce900989f29d2f05d4ffff5af89da4b4954f7de9a7abe",
+    ]);
+    await query(db.url, `UPDATE analytics_migrations SET checksum = $1 WHERE version = '0003'`, [
+      "ca860f8e60e5b27a26f70462a5b7d0f35b603d569d940277ac350e97ee053c30",
+    ]);
+    expect(await migrate({ databaseUrl: db.url })).toEqual({ tier: "postgres", applied: [] });
+  });
 });
 
 describe("resolveTier", () => {
