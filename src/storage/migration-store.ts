@@ -9,9 +9,8 @@ import { RedisBufferStore, type BufferStats } from "./buffer-store";
 import type { Sql } from "./clients";
 import { MINUTE_TOTALS_SCRIPT } from "./lua/minute-totals";
 import { minuteId, redisKeys, type RedisKeys } from "./redis-keys";
-import type { SqlStatement } from "./sql";
+import { BUCKET_ORIGIN, type SqlStatement } from "./sql";
 
-const ORIGIN = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`;
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /** Bucket widths of the migration endpoints, as PostgreSQL intervals. */
@@ -24,7 +23,7 @@ export const WIDTH_SQL = { hour: "1 hour", day: "24 hours" } as const;
 export function latencyStatement(from: Date, to: Date, width: keyof typeof WIDTH_SQL): SqlStatement {
   return {
     text: `WITH r AS (
-  SELECT date_bin($3::interval, l.minute, ${ORIGIN}) AS bucket, l.metric, l.count, l.samples
+  SELECT date_bin($3::interval, l.minute, ${BUCKET_ORIGIN}) AS bucket, l.metric, l.count, l.samples
   FROM analytics_latency l WHERE l.minute >= $1::timestamptz AND l.minute < $2::timestamptz
 ), counts AS (
   SELECT bucket, metric, sum(count)::bigint AS n FROM r GROUP BY GROUPING SETS ((bucket, metric), (metric))
@@ -82,7 +81,7 @@ export const STORAGE_STATEMENT: SqlStatement = {
 export function jobsStatement(from: Date, to: Date, width: keyof typeof WIDTH_SQL): SqlStatement {
   return {
     text: `WITH r AS (
-  SELECT job, date_bin($3::interval, started_at, ${ORIGIN}) AS bucket, outcome, started_at, finished_at, error
+  SELECT job, date_bin($3::interval, started_at, ${BUCKET_ORIGIN}) AS bucket, outcome, started_at, finished_at, error
   FROM analytics_job_runs WHERE started_at >= $1::timestamptz AND started_at < $2::timestamptz
 )
 SELECT jsonb_build_object(

@@ -4,9 +4,8 @@
  * `importEvents*`, and legacy aggregates through `importLegacy*`. Web-standard TypeScript only.
  */
 import type { EventRow } from "../domain/event";
-import type { SqlStatement } from "./sql";
+import { BUCKET_ORIGIN, INSERT_FRESH_ROWS, type SqlStatement } from "./sql";
 
-const ORIGIN = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`;
 
 /**
  * Before an import statement, in its own statement: creates what the raw rows at `times` need
@@ -64,21 +63,15 @@ function importEventsText(input: string): string {
   ON CONFLICT (event_id) DO NOTHING
   RETURNING event_id
 ), inserted AS (
-  INSERT INTO analytics_events_ts (time, event_id, event_name, category, user_id, session_id,
-    properties, device_info, page_url, referrer, received_at, client_time, skew_ms, flags)
-  SELECT i.time, i.event_id, i.event_name, i.category, i.user_id, i.session_id,
-    coalesce(i.properties, '{}'), i.device_info, i.page_url, i.referrer, i.received_at,
-    i.client_time, coalesce(i.skew_ms, 0), coalesce(i.flags, '{}')
-  FROM input i JOIN fresh f ON f.event_id = i.event_id
-  RETURNING time
+  ${INSERT_FRESH_ROWS}
 ), dirty AS (
   INSERT INTO analytics_dirty_buckets (granularity, bucket)
   SELECT DISTINCT b.granularity, b.bucket
-  FROM (SELECT DISTINCT date_bin('1 hour', time, ${ORIGIN}) AS hour FROM inserted) h
+  FROM (SELECT DISTINCT date_bin('1 hour', time, ${BUCKET_ORIGIN}) AS hour FROM inserted) h
   CROSS JOIN LATERAL (VALUES
     ('hour', h.hour),
-    ('day', date_bin('1 day', h.hour, ${ORIGIN}))) AS b(granularity, bucket)
-  WHERE h.hour < date_bin('1 hour', now(), ${ORIGIN})
+    ('day', date_bin('1 day', h.hour, ${BUCKET_ORIGIN}))) AS b(granularity, bucket)
+  WHERE h.hour < date_bin('1 hour', now(), ${BUCKET_ORIGIN})
   ON CONFLICT (granularity, bucket) DO NOTHING
 )
 SELECT count(*)::int AS inserted FROM inserted`;
@@ -126,9 +119,9 @@ export function markImportedDirty(times: readonly string[]): SqlStatement {
   return {
     text: `INSERT INTO analytics_dirty_buckets (granularity, bucket)
 SELECT DISTINCT b.granularity, b.bucket
-FROM (SELECT DISTINCT date_bin('1 hour', t, ${ORIGIN}) AS hour FROM unnest($1::timestamptz[]) AS t) h
-CROSS JOIN LATERAL (VALUES ('hour', h.hour), ('day', date_bin('1 day', h.hour, ${ORIGIN}))) AS b(granularity, bucket)
-WHERE h.hour < date_bin('1 hour', now(), ${ORIGIN})
+FROM (SELECT DISTINCT date_bin('1 hour', t, ${BUCKET_ORIGIN}) AS hour FROM unnest($1::timestamptz[]) AS t) h
+CROSS JOIN LATERAL (VALUES ('hour', h.hour), ('day', date_bin('1 day', h.hour, ${BUCKET_ORIGIN}))) AS b(granularity, bucket)
+WHERE h.hour < date_bin('1 hour', now(), ${BUCKET_ORIGIN})
 ON CONFLICT (granularity, bucket) DO NOTHING`,
     values: [`{${[...new Set(times.map((t) => t.slice(0, 13)))].map((h) => `${h}:00:00Z`).join(",")}}`],
   };
@@ -160,7 +153,7 @@ export interface LegacyAssetRow {
 export function importLegacyHourly(rows: readonly LegacyHourlyRow[], source: string): SqlStatement {
   return {
     text: `WITH input AS (
-  SELECT date_bin('1 hour', r.bucket, ${ORIGIN}) AS bucket, r.event_name, r.category,
+  SELECT date_bin('1 hour', r.bucket, ${BUCKET_ORIGIN}) AS bucket, r.event_name, r.category,
     sum(r.event_count)::bigint AS event_count, sum(coalesce(r.unique_users, 0))::bigint AS unique_users
   FROM json_to_recordset($1::json) AS r(bucket timestamptz, event_name text, category text, event_count bigint, unique_users bigint)
   GROUP BY 1, 2, 3
@@ -190,7 +183,7 @@ SELECT (SELECT count(*) FROM stored)::int AS stored,
 export function importLegacyAssetPopularity(rows: readonly LegacyAssetRow[], source: string): SqlStatement {
   return {
     text: `WITH input AS (
-  SELECT date_bin('1 day', r.bucket, ${ORIGIN}) AS bucket, r.asset_type,
+  SELECT date_bin('1 day', r.bucket, ${BUCKET_ORIGIN}) AS bucket, r.asset_type,
     sum(r.generation_count)::bigint AS generation_count, sum(coalesce(r.unique_creators, 0))::bigint AS unique_creators
   FROM json_to_recordset($1::json) AS r(bucket timestamptz, asset_type text, generation_count bigint, unique_creators bigint)
   GROUP BY 1, 2
@@ -245,7 +238,7 @@ export function compareNewSide(from: Date, to: Date): SqlStatement {
     text: `SELECT to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS hour, event_name, category,
   sum(event_count)::float8 AS event_count, sum(unique_users)::float8 AS unique_users
 FROM (
-  SELECT date_bin('1 hour', time, ${ORIGIN}) AS hour, event_name, category, count(*) AS event_count, count(DISTINCT user_id) AS unique_users
+  SELECT date_bin('1 hour', time, ${BUCKET_ORIGIN}) AS hour, event_name, category, count(*) AS event_count, count(DISTINCT user_id) AS unique_users
   FROM analytics_events_ts WHERE time >= $1::timestamptz AND time < $2::timestamptz
   GROUP BY 1, 2, 3
   UNION ALL

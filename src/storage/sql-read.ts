@@ -28,9 +28,8 @@
  * depend on the database's collation.
  */
 import type { Interval } from "../domain/read-params";
-import type { SqlStatement } from "./sql";
+import { BUCKET_ORIGIN, type SqlStatement } from "./sql";
 
-const ORIGIN = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`;
 const WIDTH: Record<Interval, string> = { hour: `INTERVAL '1 hour'`, day: `INTERVAL '24 hours'` };
 const ROLLUP: Record<Interval, string> = { hour: "analytics_hourly", day: "analytics_daily" };
 /** How long after a bucket closes it is still read from raw rows (the cron's grace period). */
@@ -45,8 +44,8 @@ const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-
 function bounds(width: string, rollup: string): string {
   return `b AS MATERIALIZED (
   SELECT $1::timestamptz AS from_ts, $2::timestamptz AS to_ts,
-    date_bin(${width}, now(), ${ORIGIN}) AS open_bucket,
-    least(date_bin(${width}, now() - ${RAW_GRACE}, ${ORIGIN}),
+    date_bin(${width}, now(), ${BUCKET_ORIGIN}) AS open_bucket,
+    least(date_bin(${width}, now() - ${RAW_GRACE}, ${BUCKET_ORIGIN}),
           coalesce((SELECT max(bucket) FROM ${rollup}) + ${width}, '-infinity')) AS raw_from
 )`;
 }
@@ -65,7 +64,7 @@ function dirty(granularity: Interval): string {
  * legacy hours' uniques (the legacy system kept no finer data).
  */
 function importedHourly(width: string, nameFilter: string): string {
-  return `SELECT date_bin(${width}, i.bucket, ${ORIGIN}) AS bucket, i.event_name, i.category,
+  return `SELECT date_bin(${width}, i.bucket, ${BUCKET_ORIGIN}) AS bucket, i.event_name, i.category,
          sum(i.event_count) AS event_count, sum(i.unique_users) AS unique_users, sum(i.unique_sessions) AS unique_sessions, true AS imported
   FROM analytics_imported_hourly i, b
   WHERE i.bucket >= b.from_ts AND i.bucket < b.to_ts AND ${nameFilter}
@@ -108,7 +107,7 @@ export function summary(
   WHERE r.bucket >= b.from_ts AND r.bucket < least(b.to_ts, b.raw_from)
     AND ($3::text IS NULL OR r.event_name = $3::text) AND ($4::text IS NULL OR r.category = $4::text)
   UNION ALL
-  SELECT date_bin(${w}, e.time, ${ORIGIN}), e.event_name, e.category,
+  SELECT date_bin(${w}, e.time, ${BUCKET_ORIGIN}), e.event_name, e.category,
          count(*), count(DISTINCT e.user_id), count(DISTINCT e.session_id)
   FROM analytics_events_ts e, b
   WHERE e.time >= greatest(b.from_ts, b.raw_from) AND e.time < b.to_ts
@@ -175,7 +174,7 @@ export function series(
   if (percentiles) {
     values.push(`{${percentiles.fractions.join(",")}}`, percentiles.property);
     data = `data AS (
-  SELECT date_bin(${w}, e.time, ${ORIGIN}) AS bucket, count(*) AS n,
+  SELECT date_bin(${w}, e.time, ${BUCKET_ORIGIN}) AS bucket, count(*) AS n,
     percentile_cont($4::float8[]) WITHIN GROUP (ORDER BY
       CASE WHEN jsonb_typeof(e.properties -> $5::text) = 'number' THEN
         CASE WHEN abs((e.properties -> $5::text)::numeric) <= 1e300 THEN (e.properties -> $5::text)::float8 END
@@ -192,7 +191,7 @@ export function series(
   WHERE r.event_name = $3::text AND r.bucket >= b.from_ts AND r.bucket < least(b.to_ts, b.raw_from)
   GROUP BY r.bucket
   UNION ALL
-  SELECT date_bin(${w}, e.time, ${ORIGIN}), count(*), false
+  SELECT date_bin(${w}, e.time, ${BUCKET_ORIGIN}), count(*), false
   FROM analytics_events_ts e, b
   WHERE e.event_name = $3::text AND e.time >= greatest(b.from_ts, b.raw_from) AND e.time < b.to_ts
   GROUP BY 1
@@ -243,7 +242,7 @@ export function popularAssetTypesWithOpenDay(from: Date, to: Date, limit: number
   FROM analytics_events_ts e, b
   WHERE e.event_name = 'asset_generated' AND e.properties ->> 'asset_type' IS NOT NULL
     AND e.time >= greatest(b.from_ts, b.raw_from) AND e.time < b.to_ts
-  GROUP BY date_bin(${w}, e.time, ${ORIGIN}), e.properties ->> 'asset_type'
+  GROUP BY date_bin(${w}, e.time, ${BUCKET_ORIGIN}), e.properties ->> 'asset_type'
   UNION ALL
   SELECT i.asset_type, i.generation_count, i.unique_creators, true
   FROM analytics_imported_asset_popularity i, b
@@ -301,12 +300,12 @@ LIMIT $3::integer + 1`,
 export function summaryFromRaw(interval: Interval, from: Date, to: Date): SqlStatement {
   const w = WIDTH[interval];
   return {
-    text: `SELECT ${iso(`date_bin(${w}, time, ${ORIGIN})`)} AS bucket, event_name, category,
+    text: `SELECT ${iso(`date_bin(${w}, time, ${BUCKET_ORIGIN})`)} AS bucket, event_name, category,
   count(*) AS event_count, count(DISTINCT user_id) AS unique_users, count(DISTINCT session_id) AS unique_sessions
 FROM analytics_events_ts
 WHERE time >= $1::timestamptz AND time < $2::timestamptz
-GROUP BY date_bin(${w}, time, ${ORIGIN}), event_name, category
-ORDER BY date_bin(${w}, time, ${ORIGIN}), event_name COLLATE "C", category COLLATE "C"`,
+GROUP BY date_bin(${w}, time, ${BUCKET_ORIGIN}), event_name, category
+ORDER BY date_bin(${w}, time, ${BUCKET_ORIGIN}), event_name COLLATE "C", category COLLATE "C"`,
     values: [from.toISOString(), to.toISOString()],
   };
 }

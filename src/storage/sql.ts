@@ -33,7 +33,19 @@ export const PROBE_TIER = `SELECT
   current_setting('timescaledb.license', true) AS license`;
 
 /** The UTC origin every hour and day bucket is aligned to (date_bin, like time_bucket, ignores the session TimeZone). */
-const BUCKET_ORIGIN = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`;
+export const BUCKET_ORIGIN = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`;
+
+/**
+ * The raw rows of an exactly-once insert: the rows of CTE `input` whose ids CTE `fresh` just
+ * claimed in `analytics_event_ids`, returning their times (INSERT_EVENTS and the import share it).
+ */
+export const INSERT_FRESH_ROWS = `INSERT INTO analytics_events_ts (time, event_id, event_name, category, user_id, session_id,
+    properties, device_info, page_url, referrer, received_at, client_time, skew_ms, flags)
+  SELECT i.time, i.event_id, i.event_name, i.category, i.user_id, i.session_id,
+    coalesce(i.properties, '{}'), i.device_info, i.page_url, i.referrer, i.received_at,
+    i.client_time, coalesce(i.skew_ms, 0), coalesce(i.flags, '{}')
+  FROM input i JOIN fresh f ON f.event_id = i.event_id
+  RETURNING time`;
 
 /**
  * Inserts a batch of events exactly once by `event_id` (docs/ARCHITECTURE.md, invariant 2), in ONE statement
@@ -67,13 +79,7 @@ export const INSERT_EVENTS = `WITH input AS (
   ON CONFLICT (event_id) DO NOTHING
   RETURNING event_id
 ), inserted AS (
-  INSERT INTO analytics_events_ts (time, event_id, event_name, category, user_id, session_id,
-    properties, device_info, page_url, referrer, received_at, client_time, skew_ms, flags)
-  SELECT i.time, i.event_id, i.event_name, i.category, i.user_id, i.session_id,
-    coalesce(i.properties, '{}'), i.device_info, i.page_url, i.referrer, i.received_at,
-    i.client_time, coalesce(i.skew_ms, 0), coalesce(i.flags, '{}')
-  FROM input i JOIN fresh f ON f.event_id = i.event_id
-  RETURNING time
+  ${INSERT_FRESH_ROWS}
 ), late AS (
   INSERT INTO analytics_dirty_buckets (granularity, bucket)
   SELECT DISTINCT b.granularity, b.bucket
