@@ -10,6 +10,7 @@ import pg from "pg";
 import { afterAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { bufferPayload } from "../../src/storage/buffer";
 import { redisKeys } from "../../src/storage/redis-keys";
+import { eventRow } from "../support/event-row";
 import type { EventRow } from "../../src/domain/event";
 import { adminUrl } from "../support/postgres";
 
@@ -42,22 +43,7 @@ function run(...args: string[]): Promise<{ code: number; stdout: string; stderr:
 
 function row(): EventRow {
   const at = new Date(Date.now() - 60_000).toISOString();
-  return {
-    event_id: crypto.randomUUID(),
-    time: at,
-    event_name: "signup",
-    category: "account",
-    user_id: "u1",
-    session_id: "s1",
-    properties: {},
-    device_info: null,
-    page_url: null,
-    referrer: null,
-    received_at: at,
-    client_time: at,
-    skew_ms: 0,
-    flags: [],
-  };
+  return eventRow({ time: at, event_name: "signup", category: "account", user_id: "u1", session_id: "s1", client_time: at });
 }
 
 /** The test run's `postgres`-tier database, over the PostgreSQL protocol (the bridge hides the real host). */
