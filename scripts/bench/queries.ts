@@ -1,6 +1,7 @@
 /**
- * Part 5 — queries on N generated events over 30 days (10,000,000 at full size), postgres tier on
- * the machine's PostgreSQL: the read API's statements (src/read/*.ts) served from the
+ * Part 5 — queries on N generated events over 30 days (10,000,000 at full size), on the server
+ * BENCH_PG_ADMIN_URL points at (default: the machine's PostgreSQL, postgres tier; a TimescaleDB
+ * server gives the timescale tier): the read API's statements (src/read/*.ts) served from the
  * rollups vs the same answer aggregated from raw rows. Server time = planning + execution time
  * from `EXPLAIN (ANALYZE, TIMING OFF)`; warm median of 5 (3 at smoke size) after one cold run.
  *
@@ -87,6 +88,12 @@ FROM g, n`,
     await client.query(`CALL analytics_refresh_rollups($1::timestamptz, $2::timestamptz)`, [new Date(start - DAY).toISOString(), new Date(end + DAY).toISOString()]);
     await client.query("ANALYZE analytics_hourly; ANALYZE analytics_daily; ANALYZE analytics_asset_popularity_ts");
     const rollSeconds = (Date.now() - rollStarted) / 1000;
+    const server = (
+      await client.query<{ pg: string; ts: string | null }>(
+        `SELECT current_setting('server_version') AS pg, (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS ts`,
+      )
+    ).rows[0]!;
+    const serverText = `${db.tier} tier, PostgreSQL ${server.pg}${server.ts ? `, TimescaleDB ${server.ts}` : ""}`;
     const hourlyRows = Number(((await client.query("SELECT count(*) AS n FROM analytics_hourly")).rows[0] as { n: string }).n);
     log(`queries: rollups in ${round(rollSeconds)} s (${hourlyRows} hourly rows)`);
 
@@ -161,7 +168,7 @@ ORDER BY g.bucket`,
       part: "queries",
       title: "Queries",
       status: "ok",
-      method: `${(perDay * 30).toLocaleString("en-US")} events over 30 days generated server-side in the postgres tier (PostgreSQL 15, daily partitions, 4 indexes; ${round(genSeconds)} s), rollups by CALL analytics_refresh_rollups (${round(rollSeconds)} s, ${hourlyRows} hourly rows); the read API's statements (src/read/) vs equivalent raw aggregations; server time from EXPLAIN (ANALYZE, TIMING OFF). The timescale tier (continuous aggregates) is not measured here: no native TimescaleDB on this machine, and PGlite at 10M rows does not fit the time budget.`,
+      method: `${(perDay * 30).toLocaleString("en-US")} events over 30 days generated server-side (${serverText}; ${round(genSeconds)} s), rollups by CALL analytics_refresh_rollups (${round(rollSeconds)} s, ${hourlyRows} hourly rows); the read API's statements (src/read/) vs equivalent raw aggregations; server time from EXPLAIN (ANALYZE, TIMING OFF). Point BENCH_PG_ADMIN_URL at a TimescaleDB server for the timescale tier (the embedded PGlite build at 10M rows does not fit the time budget).`,
       figures,
       raw,
     };

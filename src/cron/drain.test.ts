@@ -109,6 +109,37 @@ describe("drainBuffer", () => {
     expect(buffer.entries.length).toBe(3_000 - counts.entries);
   });
 
+  it("reads the next chunk while the previous one inserts, and still stores every entry once in stream order", async () => {
+    const buffer = new FakeBuffer(200, 50); // 10,000 rows: several chunks of ~2,000
+    const streamOrder = buffer.entries.flatMap((e) => ("rows" in e ? e.rows.map((r) => r.event_id) : []));
+    const log: string[] = [];
+    const read = buffer.read.bind(buffer);
+    buffer.read = async (afterId, count) => {
+      log.push(`read after ${afterId ?? "-"}`);
+      return read(afterId, count);
+    };
+    const order: string[] = [];
+    const sink = new FakeSink();
+    const insert = sink.insert.bind(sink);
+    sink.insert = async (rows) => {
+      log.push("insert start");
+      order.push(...rows.map((r) => r.event_id));
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      log.push("insert end");
+      return insert(rows);
+    };
+
+    const counts = await drainBuffer({ buffer, events: sink, budget: budget(), now: new Date() });
+
+    expect(counts).toMatchObject({ entries: 200, events: 10_000, inserted: 10_000, budget_stop: false });
+    expect(buffer.entries).toEqual([]);
+    expect(order).toEqual(streamOrder);
+    // Each later read was issued before the insert of the chunk before it had finished.
+    const firstInsertEnd = log.indexOf("insert end");
+    expect(log.slice(0, firstInsertEnd).filter((l) => l.startsWith("read"))).toHaveLength(2);
+    expect(counts.chunks).toBeGreaterThan(2);
+  });
+
   it("stops before running out of subrequests", async () => {
     const buffer = new FakeBuffer(20_000, 1);
     const b = budget({ wallMs: 20_000, subrequests: 60 });

@@ -166,12 +166,17 @@ export async function drainBuffer({ buffer, events, budget, now, progress = UNTR
     }
   };
 
+  // The next chunk's XRANGE, started while this chunk inserts: Redis and PostgreSQL are separate
+  // round trips, so the read costs no wall time when the insert is the longer of the two.
+  let prefetched: Promise<BufferEntry[]> | null = null;
   for (;;) {
-    if (budget.exhausted(DRAIN_LIMITS.chunkReserve)) {
+    // A prefetched read was already spent: the chunk needs one subrequest less.
+    if (budget.exhausted(DRAIN_LIMITS.chunkReserve - (prefetched === null ? 0 : 1))) {
       counts.budget_stop = true;
       break;
     }
-    const entries = await buffer.read(after, nextReadCount(rowsSeen, entriesSeen));
+    const entries: BufferEntry[] = await (prefetched ?? buffer.read(after, nextReadCount(rowsSeen, entriesSeen)));
+    prefetched = null;
     if (entries.length === 0) break;
     after = entries[entries.length - 1]!.id;
     counts.chunks += 1;
@@ -184,6 +189,14 @@ export async function drainBuffer({ buffer, events, budget, now, progress = UNTR
     }
     entriesSeen += readable.length;
     rowsSeen += readable.reduce((n, e) => n + e.rows.length, 0);
+    // Reads are by id after the last one seen, so entries of this chunk (stored, dead-lettered or
+    // left for the next run) are never read twice in a run. A chunk that ends the run (an error,
+    // the budget) leaves the prefetched entries unprocessed in the buffer, where the next run
+    // finds them; a failed prefetch surfaces when it is awaited, never as an unhandled rejection.
+    if (!budget.exhausted(DRAIN_LIMITS.chunkReserve * 2)) {
+      prefetched = buffer.read(after, nextReadCount(rowsSeen, entriesSeen));
+      prefetched.catch(() => undefined);
+    }
 
     const stored: Readable[] = [];
     const failures: Array<{ entry: Readable; refused: RefusedRow[] }> = [];

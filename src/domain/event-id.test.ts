@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canonicalJson, deriveEventId, type EventIdSource, formatUuidV8, normalizeClientEventId } from "./event-id";
+import { canonicalJson, deriveEventId, deriveEventIds, type EventIdSource, formatUuidV8, normalizeClientEventId } from "./event-id";
 
 describe("canonicalJson", () => {
   const cases: { name: string; input: unknown; expected: string }[] = [
@@ -57,5 +57,19 @@ describe("deriveEventId", () => {
   });
   it("distinguishes the raw timestamp form (the client's bytes, not the instant)", async () => {
     expect(await deriveEventId({ ...source, timestamp: Date.parse("2026-11-26T12:00:00.000Z") })).not.toBe(await deriveEventId(source));
+  });
+  it("derives a batch exactly as one event at a time, in order (ids from before the batching still dedupe)", async () => {
+    const batch: EventIdSource[] = [
+      source,
+      { ...source, properties: { b: { c: 2 }, a: 1 } },
+      { ...source, event_name: "view", timestamp: 1764158400000, device_info: { ua: "x", screen: [1, 2] } },
+      { ...source, referrer: "https://ref.example/é" },
+    ];
+    const ids = await deriveEventIds(batch);
+    expect(ids).toEqual(await Promise.all(batch.map((s) => deriveEventId(s))));
+    expect(ids[0]).toBe("07777ca8-cd51-8bef-902a-543b8ae8888a");
+    expect(ids[1]).toBe(ids[0]);
+    expect(new Set(ids).size).toBe(3);
+    expect(await deriveEventIds([])).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@
 import { BatchRejected } from "./batch-rejected";
 import type { EventRow } from "./event";
 import { v7 as uuidv7 } from "uuid";
-import { deriveEventId, type EventIdSource } from "./event-id";
+import { deriveEventIds, type EventIdSource } from "./event-id";
 import { EnvelopeMetaSchema, EventSchema, type RejectionCode } from "./event-schema";
 import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES } from "./limits";
 import { type BatchFacts, DEFAULT_NORMALIZE_OPTIONS, FLAGS, type NormalizeOptions, normalizeEvent, parseClientTime } from "./normalize";
@@ -224,9 +224,18 @@ export async function prepareBatch(body: unknown, ctx: PrepareBatchContext): Pro
   // Without event_id and timestamp nothing tells two identical clicks apart from one click sent
   // twice, so each receipt is a new event (fresh UUIDv7). With a timestamp, the id is derived from
   // the event's content, so a resend of it (new sent_at) gets the same id.
-  const derived = await Promise.all(
-    candidates.map((c) => (c.clientEventId !== null ? null : c.idSource!.timestamp === null ? uuidv7() : deriveEventId(c.idSource!))),
-  );
+  const derived: (string | null)[] = new Array(candidates.length).fill(null);
+  const toDerive: number[] = [];
+  for (let i = 0; i < candidates.length; i++) {
+    const c = candidates[i]!;
+    if (c.clientEventId !== null) continue;
+    if (c.idSource!.timestamp === null) derived[i] = uuidv7();
+    else toDerive.push(i);
+  }
+  if (toDerive.length > 0) {
+    const ids = await deriveEventIds(toDerive.map((i) => candidates[i]!.idSource!));
+    for (let k = 0; k < toDerive.length; k++) derived[toDerive[k]!] = ids[k]!;
+  }
 
   const rows: EventRow[] = [];
   const rowIndexes: number[] = [];

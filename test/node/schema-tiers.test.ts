@@ -156,9 +156,9 @@ describe.each(targets)("tier $tier", ({ tier, open }) => {
       return;
     }
     expect(caggs.rows).toEqual([
-      { view_name: "analytics_asset_popularity_ts", materialized_only: false },
-      { view_name: "analytics_daily", materialized_only: false },
-      { view_name: "analytics_hourly", materialized_only: false },
+      { view_name: "analytics_asset_popularity_ts", materialized_only: true },
+      { view_name: "analytics_daily", materialized_only: true },
+      { view_name: "analytics_hourly", materialized_only: true },
     ]);
     const procs = jobs.rows.map((r) => r.proc_name as string);
     expect(procs.filter((p) => p === "policy_refresh_continuous_aggregate")).toHaveLength(3);
