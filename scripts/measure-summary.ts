@@ -17,9 +17,9 @@
  */
 import pg from "pg";
 import { migrate } from "./lib/migrator";
-import { INTERVAL_MS, alignDown } from "../src/domain/read-params";
+import { INTERVAL_MS, alignDown } from "../src/read/range";
 import { DAY_MS } from "../src/time";
-import { summary, summaryFromRaw } from "../src/storage/sql-read";
+import { summary, summaryFromRaw } from "../src/read/summary";
 import { refreshRollups, type SqlStatement } from "../src/storage/sql";
 
 const ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";

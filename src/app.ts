@@ -9,7 +9,7 @@ import { errorSummary } from "./error-text";
 import { logEvent } from "./log";
 import { health } from "./routes/health";
 import { ANALYTICS_BASE_PATH, openApiDocument } from "./routes/openapi";
-import { read } from "./routes/read";
+import { read } from "./read";
 import { ingest } from "./routes/ingest";
 import { importRoute } from "./routes/import";
 import { tracker } from "./routes/tracker";

@@ -6,11 +6,13 @@ import { createRedisClient, createSqlClient, type Sql } from "./storage/clients"
 import { PostgresCronStore, readHealthStatus, type HealthStatus } from "./storage/cron-store";
 import { MigrationReadStore, RedisMigrationStore } from "./storage/migration-store";
 import { PostgresStore, type EventStore } from "./storage/postgres-store";
-import { PostgresReadStore, RedisRealtimeStore } from "./storage/read-store";
 import { RedisIngestStore, type IngestRedis } from "./storage/redis-store";
 import { recordedTier, type Tier } from "./storage/tier";
 import { METRICS } from "./metrics/latency";
 import { measuredIngestRedis, measuredSql } from "./metrics/piggyback";
+import type { ReadStores } from "./read/endpoint";
+import { RedisRealtimeStore } from "./read/realtime";
+import { ReadDatabase } from "./read/sql";
 
 /**
  * The composition root: every store a route, a cron job or /health uses, built once per `env`
@@ -23,7 +25,7 @@ export interface Services {
   ingestRedis: IngestRedis;
   events: EventStore;
   /** The read API's stores. */
-  read: { postgres: PostgresReadStore; realtime: RedisRealtimeStore };
+  read: ReadStores;
   /** The migration-health API's stores. */
   migration: { postgres: MigrationReadStore; redis: RedisMigrationStore };
   /** The cron jobs' stores; `store(tier)` is built once per tier. */
@@ -73,7 +75,7 @@ export function createServices(env: Env): Services {
     clients: { redis, sql },
     ingestRedis: measuredIngestRedis(new RedisIngestStore(redis, config.REDIS_KEY_PREFIX)),
     events: postgres,
-    read: { postgres: new PostgresReadStore(sql), realtime: new RedisRealtimeStore(redis, config.REDIS_KEY_PREFIX) },
+    read: { postgres: new ReadDatabase(sql), realtime: new RedisRealtimeStore(redis, config.REDIS_KEY_PREFIX) },
     migration: { postgres: new MigrationReadStore(sql), redis: new RedisMigrationStore(redis, config.REDIS_KEY_PREFIX) },
     cron: {
       buffer,

@@ -1,6 +1,6 @@
 /**
  * Part 5 — queries on N generated events over 30 days (10,000,000 at full size), postgres tier on
- * the machine's PostgreSQL: the read API's statements (src/storage/sql-read.ts) served from the
+ * the machine's PostgreSQL: the read API's statements (src/read/*.ts) served from the
  * rollups vs the same answer aggregated from raw rows. Server time = planning + execution time
  * from `EXPLAIN (ANALYZE, TIMING OFF)`; warm median of 5 (3 at smoke size) after one cold run.
  *
@@ -10,7 +10,9 @@
  * `CALL analytics_refresh_rollups(from, to)`.
  */
 import pg from "pg";
-import { series, summary, popularAssetTypesWithOpenDay } from "../../src/storage/sql-read";
+import { popularAssetTypesWithOpenDay } from "../../src/read/popular-asset-types";
+import { series } from "../../src/read/series";
+import { summary } from "../../src/read/summary";
 import { createMigratedDatabase, ensurePartitionsBack } from "./databases";
 import { ASSET_TYPES, categoryOf, EVENT_NAMES } from "./fixtures";
 import type { Figure, PartResult, Size } from "./report";
@@ -159,7 +161,7 @@ ORDER BY g.bucket`,
       part: "queries",
       title: "Queries",
       status: "ok",
-      method: `${(perDay * 30).toLocaleString("en-US")} events over 30 days generated server-side in the postgres tier (PostgreSQL 15, daily partitions, 4 indexes; ${round(genSeconds)} s), rollups by CALL analytics_refresh_rollups (${round(rollSeconds)} s, ${hourlyRows} hourly rows); the read API's statements (sql-read.ts) vs equivalent raw aggregations; server time from EXPLAIN (ANALYZE, TIMING OFF). The timescale tier (continuous aggregates) is not measured here: no native TimescaleDB on this machine, and PGlite at 10M rows does not fit the time budget.`,
+      method: `${(perDay * 30).toLocaleString("en-US")} events over 30 days generated server-side in the postgres tier (PostgreSQL 15, daily partitions, 4 indexes; ${round(genSeconds)} s), rollups by CALL analytics_refresh_rollups (${round(rollSeconds)} s, ${hourlyRows} hourly rows); the read API's statements (src/read/) vs equivalent raw aggregations; server time from EXPLAIN (ANALYZE, TIMING OFF). The timescale tier (continuous aggregates) is not measured here: no native TimescaleDB on this machine, and PGlite at 10M rows does not fit the time budget.`,
       figures,
       raw,
     };

@@ -13,7 +13,7 @@
  * `analytics_popular_asset_types_api`).
  */
 import pg from "pg";
-import { popularAssetTypesWithOpenDay } from "../../src/storage/sql-read";
+import { popularAssetTypesWithOpenDay } from "../../src/read/popular-asset-types";
 
 export const COMPAT_MARKER = "edge-analytics-worker compat";
 const LEGACY_SUFFIX = "_legacy";

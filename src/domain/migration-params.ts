@@ -1,23 +1,19 @@
 /**
  * Parameters and answers of the migration-health endpoints (GET /api/v1/analytics/migration/*) and
  * of the per-minute live series (GET /api/v1/analytics/realtime/minutes), as zod schemas: they
- * validate the requests and generate `/openapi.json`, like `read-params.ts`.
+ * validate the requests and generate `/openapi.json`, like the read endpoints in src/read/.
  */
 import { z } from "../zod";
 import { DAY_MS, HOUR_MS } from "../time";
-import { INTERVALS, MAX_REALTIME_MINUTES } from "./read-params";
+import { MAX_REALTIME_MINUTES } from "../read/realtime";
+import { INTERVALS, timeParam as rangeTimeParam } from "../read/range";
 
 /** Latency rows are kept 30 days; every migration range is capped at 31 days of hours or days. */
 export const MIGRATION_RANGE_CAP_MS = 31 * DAY_MS;
 export const MIGRATION_DEFAULT_SPAN_MS = { hour: 24 * HOUR_MS, day: 30 * DAY_MS } as const;
 
-const timeParam = (what: string) =>
-  z
-    .union([z.iso.datetime({ offset: true }), z.iso.date()], {
-      error: "must be an ISO-8601 UTC date-time with a timezone (2026-11-26T07:00:00Z) or a date (2026-11-26, midnight UTC)",
-    })
-    .optional()
-    .describe(what);
+const TIME_ERROR = "must be an ISO-8601 UTC date-time with a timezone (2026-11-26T07:00:00Z) or a date (2026-11-26, midnight UTC)";
+const timeParam = (what: string) => rangeTimeParam(what, TIME_ERROR);
 
 const rangeParams = {
   from: timeParam("Start, inclusive; aligned down to the bucket. Default: 24 h (hour) or 30 days (day) before `to`."),

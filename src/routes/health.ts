@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app";
 import { problemFor } from "../config";
-import { carriesReadToken } from "./read";
+import { carriesReadToken } from "../read/auth";
 import { errorSummary } from "../error-text";
 import { JOB_PERIOD_SECONDS, type JobName } from "../cron/triggers";
 import type { PostgresStatus } from "../services";

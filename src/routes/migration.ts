@@ -15,17 +15,17 @@ import {
   MinutesResponseSchema,
   StorageResponseSchema,
 } from "../domain/migration-params";
-import { ErrorResponseSchema, INTERVAL_MS, resolveRange, type Interval, type TimeRange } from "../domain/read-params";
-import { ApiError } from "../errors";
+import { readAuth } from "../read/auth";
+import { errorResponse, invalidParameterHook } from "../read/errors";
+import { INTERVAL_MS, rangeOrThrow, type Interval, type TimeRange } from "../read/range";
 import { MAX_DRIFT_ROWS } from "../storage/migration-store";
-import { describeIssues, readAuth } from "./read";
 import { storageUnavailable, unreachableStore } from "./store-errors";
 
 const json = <T,>(schema: T) => ({ "application/json": { schema } });
 const errorResponses = {
-  400: { description: "A parameter is invalid; the message names it (`invalid_parameter`).", content: json(ErrorResponseSchema) },
-  401: { description: "Missing or wrong bearer token, or no READ_TOKEN configured.", content: json(ErrorResponseSchema) },
-  503: { description: "Redis or PostgreSQL did not answer (`storage_unavailable`, `details.store`), or misconfigured.", content: json(ErrorResponseSchema) },
+  400: errorResponse("A parameter is invalid; the message names it (`invalid_parameter`)."),
+  401: errorResponse("Missing or wrong bearer token, or no READ_TOKEN configured."),
+  503: errorResponse("Redis or PostgreSQL did not answer (`storage_unavailable`, `details.store`), or misconfigured."),
 } as const;
 
 function route<const R extends Omit<RouteConfig, "method" | "middleware" | "security" | "tags">>(config: R) {
@@ -85,22 +85,12 @@ const jobsRoute = route({
  * The dashboard's extra read routes, mounted at `/api/v1/analytics` beside `read` with the same
  * bearer auth, error shape and one round trip per answer.
  */
-export const migration = new OpenAPIHono<AppEnv>({
-  defaultHook: (result) => {
-    if (!result.success) throw new ApiError(400, "invalid_parameter", describeIssues(result.error));
-  },
-});
+export const migration = new OpenAPIHono<AppEnv>({ defaultHook: invalidParameterHook });
 
+/** The range of a migration question in `interval` buckets (≤ 31 days either way). */
 function range(input: { from?: string | undefined; to?: string | undefined }, interval: Interval, capLabel: string): TimeRange {
-  const resolved = resolveRange(input, {
-    widthMs: INTERVAL_MS[interval],
-    defaultSpanMs: MIGRATION_DEFAULT_SPAN_MS[interval],
-    maxSpanMs: MIGRATION_RANGE_CAP_MS,
-    capLabel,
-    now: new Date(),
-  });
-  if ("issue" in resolved) throw new ApiError(400, "invalid_parameter", `${resolved.issue.param}: ${resolved.issue.message}`);
-  return resolved.range;
+  const rule = { widthMs: INTERVAL_MS[interval], defaultSpanMs: MIGRATION_DEFAULT_SPAN_MS[interval], maxSpanMs: MIGRATION_RANGE_CAP_MS, capLabel };
+  return rangeOrThrow(input, rule, new Date());
 }
 
 /** Runs one store call; an unreachable store becomes 503 storage_unavailable. */

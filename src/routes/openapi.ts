@@ -3,9 +3,9 @@ import { z } from "../zod";
 import type { AppEnv } from "../app";
 import { BatchBodySchema, EnvelopeMetaSchema, EventSchema, IngestResultSchema } from "../domain/event-schema";
 import { MAX_IMPORT_EVENTS } from "../domain/limits";
-import { ErrorResponseSchema } from "../domain/read-params";
+import { ErrorResponseSchema } from "../read/errors";
 import { migration } from "./migration";
-import { read } from "./read";
+import { read } from "../read";
 
 /** Where the read API and the ingest route are mounted (src/app.ts). */
 export const ANALYTICS_BASE_PATH = "/api/v1/analytics";

@@ -1,6 +1,7 @@
 /**
- * Every SQL statement the worker sends to PostgreSQL, in one place. Nothing else builds SQL
- * strings. Statements take positional parameters (`$1`, …) and are sent as single queries, which is
+ * The SQL statements of ingestion, the cron jobs and the runner, in one place (the read API's
+ * statements live with their endpoints in src/read/, the migration-health ones in
+ * migration-store.ts, the import's in sql-import.ts). Statements take positional parameters (`$1`, …) and are sent as single queries, which is
  * what the Neon HTTP driver runs (`sql.query(text, values)`); each one is its own autocommit
  * transaction unless the caller wraps several in one.
  *
@@ -449,5 +450,4 @@ FROM analytics_meta m WHERE m.key = 'tier'`,
   };
 }
 
-// The read API's statements (dashboards) live beside these, in sql-read.ts.
-export * from "./sql-read";
+// The read API's statements live with their endpoints, in src/read/.

@@ -16,7 +16,7 @@ import { readRecords } from "../../scripts/lib/import/records";
 import { migrate } from "../../scripts/lib/migrator";
 import { startPrivateRedis, type PrivateRedis } from "../../scripts/lib/redis-server";
 import { startUpstashBridge, type UpstashBridge } from "../../scripts/lib/upstash-bridge";
-import { popularAssetTypesWithOpenDay } from "../../src/storage/sql-read";
+import { popularAssetTypesWithOpenDay } from "../../src/read/popular-asset-types";
 import { legacyEvents, loadLegacySchema, writeLegacySortedSet, type LegacyEvent } from "../support/legacy-fixture";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
 import { prng } from "../support/prng";

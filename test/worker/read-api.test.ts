@@ -1,7 +1,8 @@
 import { SELF, createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
-import { SummaryQuerySchema, SeriesQuerySchema } from "../../src/domain/read-params";
+import { SeriesQuerySchema } from "../../src/read/series";
+import { SummaryQuerySchema } from "../../src/read/summary";
 import { createServices } from "../../src/services";
 import { hourId, minuteId, redisKeys } from "../../src/storage/redis-keys";
 import { bridgeStats, resetBridgeStats, testRedis } from "./support";

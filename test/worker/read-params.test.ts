@@ -1,15 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { DAY_MS, HOUR_MS } from "../../src/time";
-import {
-  RANGE_CAPS,
-  SeriesQuerySchema,
-  alignDown,
-  alignUp,
-  cacheControl,
-  movingAverage,
-  percentileKey,
-  resolveRange,
-} from "../../src/domain/read-params";
+import { cacheControl } from "../../src/read/cache";
+import { RANGE_CAPS, alignDown, alignUp, resolveRange } from "../../src/read/range";
+import { RAW_RANGE_CAP_MS, SeriesQuerySchema, movingAverage, percentileKey } from "../../src/read/series";
 
 const at = (iso: string) => new Date(iso);
 const NOW = at("2026-11-26T07:42:10.000Z");
@@ -48,7 +41,7 @@ describe("resolveRange", () => {
     ["an empty range names to", { from: "2026-11-20T05:00:00Z", to: "2026-11-20T05:00:00Z" }, hourly, "to", "empty"],
     ["a reversed range names to", { from: "2026-11-21T00:00:00Z", to: "2026-11-20T00:00:00Z" }, hourly, "to", "empty"],
     ["over the hourly cap names from", { from: "2026-10-01T00:00:00Z", to: "2026-11-01T01:00:00Z" }, hourly, "from", "at most 31 days"],
-    ["the lead-in counts against the cap", { from: "2026-11-01", to: "2026-11-07" }, { ...hourly, maxSpanMs: RANGE_CAPS.raw, leadInMs: 25 * HOUR_MS }, "from", "lead-in"],
+    ["the lead-in counts against the cap", { from: "2026-11-01", to: "2026-11-07" }, { ...hourly, maxSpanMs: RAW_RANGE_CAP_MS, leadInMs: 25 * HOUR_MS }, "from", "lead-in"],
   ];
   it.each(bad)("%s", (_name, input, rules, param, fragment) => {
     const result = resolveRange(input, rules);

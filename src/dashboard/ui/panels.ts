@@ -1,4 +1,9 @@
 /** The dashboard's panels. Each one renders into its own <section> and refreshes itself in place. */
+import type { BufferResponse, ConsistencyResponse, JobsResponse, LatencyResponse, MinutesResponse, StorageResponse } from "../../domain/migration-params";
+import type { PopularResponse } from "../../read/popular-asset-types";
+import type { RealtimeResponse } from "../../read/realtime";
+import type { SeriesResponse } from "../../read/series";
+import type { SummaryResponse, SummaryRow } from "../../read/summary";
 import { explain, get, token, url, type Params } from "./api";
 import { COLORS, chart, secs } from "./chart";
 import { bytes, field, figure, fill, fmt, h, millis, round2, scroller, select, table, tableView, when } from "./dom";
@@ -51,19 +56,6 @@ const top = <T,>(rows: T[], n = 10) => rows.slice(0, n);
 
 // ---------------------------------------------------------------------------------------------
 
-interface Realtime {
-  event_count: number;
-  active_sessions: number;
-  unique_users_estimate: number;
-  by_event_name: Array<{ event_name: string; event_count: number }>;
-  by_category: Array<{ category: string; event_count: number }>;
-  to: string;
-}
-interface Minutes {
-  from: string;
-  points: Array<{ minute: string; event_count: number }>;
-}
-
 export function livePanel(): Panel {
   const f = frame("live", "Live: the last hour", "Straight from the Redis minute counters, refreshed every 5 seconds. Times in UTC.");
   const events = figure("live.events", "Events, last 60 minutes");
@@ -79,7 +71,7 @@ export function livePanel(): Panel {
     guarded(f, async () => {
       const sources: string[] = [];
       const read = reader(sources);
-      const [rt, minutes] = await Promise.all([read<Realtime>("/realtime", { minutes: 60 }), read<Minutes>("/realtime/minutes", { minutes: 60 })]);
+      const [rt, minutes] = await Promise.all([read<RealtimeResponse>("/realtime", { minutes: 60 }), read<MinutesResponse>("/realtime/minutes", { minutes: 60 })]);
       f.source(sources);
       events.set(fmt(rt.event_count));
       sessions.set(fmt(rt.active_sessions));
@@ -100,23 +92,6 @@ export function livePanel(): Panel {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-interface SummaryRow {
-  bucket: string;
-  event_name: string;
-  category: string;
-  event_count: number;
-  unique_users: number;
-  unique_sessions: number;
-  complete: boolean;
-}
-interface Summary {
-  interval: "hour" | "day";
-  from: string;
-  to: string;
-  truncated: boolean;
-  rows: SummaryRow[];
-}
 
 /** Range controls shared by overview-like panels. */
 function rangeControls(name: string, choices: Array<[string, string]>, initial: string, withCustom: boolean) {
@@ -183,7 +158,7 @@ export function overviewPanel(onNames: (names: string[]) => void): Panel {
   const refresh = () =>
     guarded(f, async () => {
       const sources: string[] = [];
-      const data = await reader(sources)<Summary>("/summary", { interval: interval.value, ...rc.params() });
+      const data = await reader(sources)<SummaryResponse>("/summary", { interval: interval.value, ...rc.params() });
       f.source(sources);
       rows = data.rows;
       daily = data.interval === "day";
@@ -240,14 +215,6 @@ export function overviewPanel(onNames: (names: string[]) => void): Panel {
 
 // ---------------------------------------------------------------------------------------------
 
-interface Series {
-  interval: "hour" | "day";
-  from: string;
-  to: string;
-  percentiles: number[] | null;
-  points: Array<{ bucket: string; event_count: number; moving_average?: number; percentiles?: Record<string, number | null>; complete: boolean }>;
-}
-
 export function drilldownPanel(): Panel & { setNames(names: string[]): void } {
   const f = frame("drilldown", "Event drill-down", "One event name over time with its moving average, and percentiles of a numeric property (raw rows, up to 7 days).");
   const name = h("input", { type: "text", name: "event-name", list: "event-names", required: true, autocomplete: "off", value: "page_view" });
@@ -285,7 +252,7 @@ export function drilldownPanel(): Panel & { setNames(names: string[]): void } {
       const w = Number(window.value) || 1;
       const widthMs = interval.value === "day" ? DAY : HOUR;
       const sources: string[] = [];
-      const s = await reader(sources)<Series>("/series", {
+      const s = await reader(sources)<SeriesResponse>("/series", {
         event_name: name.value.trim(),
         interval: interval.value,
         from: new Date(Date.now() - hours * HOUR + (withPct ? (w - 1) * widthMs : 0)).toISOString(),
@@ -325,12 +292,6 @@ export function drilldownPanel(): Panel & { setNames(names: string[]): void } {
 
 // ---------------------------------------------------------------------------------------------
 
-interface Popular {
-  from: string;
-  to: string;
-  rows: Array<{ asset_type: string; generation_count: number; unique_creators: number }>;
-}
-
 export function assetsPanel(): Panel {
   const f = frame("assets", "Popular asset types", "What the legacy get_popular_asset_types() reported: asset_generated events per properties.asset_type, whole days (today included).");
   const range = select([["7", "Last 7 days"], ["30", "Last 30 days"], ["365", "Last 365 days"]], "7", "assets-range");
@@ -342,7 +303,7 @@ export function assetsPanel(): Panel {
       const sources: string[] = [];
       const to = new Date(Date.now() + DAY).toISOString().slice(0, 10);
       const from = new Date(Date.now() - (Number(range.value) - 1) * DAY).toISOString().slice(0, 10);
-      const p = await reader(sources)<Popular>("/popular-asset-types", { from, to, limit: 10 });
+      const p = await reader(sources)<PopularResponse>("/popular-asset-types", { from, to, limit: 10 });
       f.source(sources);
       const max = Math.max(1, ...p.rows.map((r) => r.generation_count));
       const list = h("ol", { class: "hbars", "aria-label": "Generations per asset type" },
@@ -364,37 +325,6 @@ export function assetsPanel(): Panel {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-interface Latency {
-  from: string;
-  to: string;
-  metrics: Array<{ metric: string; count: number; p50: number | null; p99: number | null }>;
-  points: Array<{ bucket: string; metric: string; count: number; p50: number | null; p99: number | null }>;
-}
-interface Consistency {
-  from: string;
-  to: string;
-  hours: Array<{ hour: string; state: "match" | "healed" | "drift"; compared: number; matched: number; healed: number; drifting: number }>;
-  drifting: Array<{ hour: string; scope: string; redis_count: number | null; raw_count: number; rollup_count: number; drift: number; action: string | null }>;
-  truncated: boolean;
-}
-interface Buffer {
-  pending: number;
-  dead_letter: number;
-  oldest_age_seconds: number;
-}
-interface Storage {
-  tier: string | null;
-  database_bytes: number;
-  days: Array<{ day: string; bytes: number; compressed: boolean }>;
-  compression: { available: true; compressed_days: number; before_bytes: number; after_bytes: number; ratio: number | null } | { available: false; reason: string };
-}
-interface Jobs {
-  from: string;
-  to: string;
-  jobs: Array<{ job: string; runs: number; ok: number; errors: number; skipped: number; running: number; last_run: { started_at: string; outcome: string; ms: number | null } | null; last_error: { at: string; message: string | null } | null }>;
-  points: Array<{ bucket: string; job: string; runs: number; errors: number }>;
-}
 
 const METRIC_NAMES: Record<string, string> = {
   redis_ingest: "Ingest: Redis step",
@@ -487,14 +417,14 @@ export function healthPanel(): Panel {
         stores.say(words.length ? "A store is down." : "", words.length ? "error" : "info");
       }),
       run(buffer, async () => {
-        const b = await read<Buffer>("/migration/buffer");
+        const b = await read<BufferResponse>("/migration/buffer");
         pending.set(fmt(b.pending));
         dead.set(fmt(b.dead_letter));
         age.set(fmt(b.oldest_age_seconds));
         buffer.say(b.dead_letter > 0 ? `${fmt(b.dead_letter)} entries could not be stored and wait in the dead-letter stream (see README "Cron jobs").` : "");
       }),
       run(latency, async () => {
-        const l = await read<Latency>("/migration/latency", { interval: "hour" });
+        const l = await read<LatencyResponse>("/migration/latency", { interval: "hour" });
         const buckets = [...new Set(l.points.map((p) => p.bucket))].sort();
         const pick = (metric: string, key: "p50" | "p99") => buckets.map((b) => l.points.find((p) => p.bucket === b && p.metric === metric)?.[key] ?? null);
         latencyChart.update(buckets.map(secs), [pick("redis_ingest", "p50"), pick("redis_ingest", "p99"), pick("postgres_insert", "p50"), pick("postgres_insert", "p99")], `Latency over ${buckets.length} hours with measurements.`, [secs(l.from), secs(l.to)]);
@@ -502,7 +432,7 @@ export function healthPanel(): Panel {
         latency.say(l.metrics.length === 0 ? "No measurements yet: they are written with the next insert the worker sends, a few seconds after events arrive." : "", l.metrics.length === 0 ? "empty" : "info");
       }),
       run(consistency, async () => {
-        const c = await read<Consistency>("/migration/consistency", { from: new Date(Date.now() - 7 * DAY).toISOString() });
+        const c = await read<ConsistencyResponse>("/migration/consistency", { from: new Date(Date.now() - 7 * DAY).toISOString() });
         consistencyChart.update(c.hours.map((x) => secs(x.hour)), (["match", "healed", "drift"] as const).map((state) => c.hours.map((x) => (x.state === state ? x.compared : null))),
           `${c.hours.length} checked hours: ${c.hours.filter((x) => x.state === "match").length} matched, ${c.hours.filter((x) => x.state === "healed").length} healed, ${c.hours.filter((x) => x.state === "drift").length} drifting.`, [secs(c.from), secs(c.to)]);
         noDrift.textContent = c.drifting.length === 0 && c.hours.length ? "No drifting hour: every check matched." : "";
@@ -512,7 +442,7 @@ export function healthPanel(): Panel {
         consistency.say(c.hours.length === 0 ? "No hour checked yet: the hourly job compares every closed hour that Redis still holds." : "", c.hours.length === 0 ? "empty" : "info");
       }),
       run(storage, async () => {
-        const s = await read<Storage>("/migration/storage");
+        const s = await read<StorageResponse>("/migration/storage");
         dbSize.set(bytes(s.database_bytes));
         ratio.set(s.compression.available ? (s.compression.ratio === null ? "no compressed day yet" : `${s.compression.ratio}×`) : s.compression.reason);
         storageChart.update(s.days.map((d) => secs(`${d.day}T00:00:00Z`)), [s.days.map((d) => d.bytes)], `${s.days.length} days stored, tier ${s.tier}.`,
@@ -520,7 +450,7 @@ export function healthPanel(): Panel {
         storageTable.update(`Raw events per day (tier ${s.tier ?? "unknown"})`, s.days.map((d) => [d.day, bytes(d.bytes), d.compressed ? "yes" : "no"]));
       }),
       run(jobs, async () => {
-        const j = await read<Jobs>("/migration/jobs", { interval: "hour" });
+        const j = await read<JobsResponse>("/migration/jobs", { interval: "hour" });
         const buckets = [...new Set(j.points.map((p) => p.bucket))].sort();
         const sum = (b: string, key: "runs" | "errors") => j.points.filter((p) => p.bucket === b).reduce((n, p) => n + p[key], 0);
         jobsChart.update(buckets.map(secs), [buckets.map((b) => sum(b, "errors")), buckets.map((b) => sum(b, "runs"))], `${j.jobs.reduce((n, x) => n + x.runs, 0)} runs in ${buckets.length} hours.`, [secs(j.from), secs(j.to)]);

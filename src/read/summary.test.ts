@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { Sql } from "./clients";
-import { PostgresReadStore } from "./read-store";
+import type { Sql } from "../storage/clients";
+import { ReadDatabase } from "./sql";
+import { readSummary } from "./summary";
 
 /** A stand-in for the Neon driver that answers every query with `rows` and records the SQL. */
 function fakeSql(rows: object[]): Sql & { calls: Array<{ text: string; values: unknown[] }> } {
@@ -20,10 +21,10 @@ const row = (bucket: string, event_name: string) => ({
   complete: true,
 });
 
-describe("PostgresReadStore.summary row cap", () => {
+describe("readSummary row cap", () => {
   it("asks for one row more than the cap and cuts at a bucket boundary when it gets it", async () => {
     const sql = fakeSql([row("t1", "a"), row("t1", "b"), row("t2", "a"), row("t2", "b")]);
-    const result = await new PostgresReadStore(sql).summary("hour", new Date(0), new Date(7_200_000), {}, 3);
+    const result = await readSummary(new ReadDatabase(sql), "hour", new Date(0), new Date(7_200_000), {}, 3);
     expect(sql.calls[0]!.values.at(-1)).toBe(3);
     expect(sql.calls[0]!.text).toContain("LIMIT $5::integer + 1");
     expect(result.truncated).toBe(true);
@@ -33,7 +34,7 @@ describe("PostgresReadStore.summary row cap", () => {
 
   it("keeps every row and says so when the answer fits", async () => {
     const sql = fakeSql([row("t1", "a"), row("t2", "a")]);
-    const result = await new PostgresReadStore(sql).summary("hour", new Date(0), new Date(7_200_000), {}, 3);
+    const result = await readSummary(new ReadDatabase(sql), "hour", new Date(0), new Date(7_200_000), {}, 3);
     expect(result.truncated).toBe(false);
     expect(result.rows).toHaveLength(2);
     expect(result.rows[0]).toMatchObject({ event_count: 2, unique_users: 1 });

@@ -1,0 +1,40 @@
+/**
+ * The read API for dashboards, mounted at `/api/v1/analytics` next to the ingest route (POST `/`).
+ * Every route is a GET under `Authorization: Bearer <READ_TOKEN>` with its middleware attached to
+ * the route itself, so nothing here runs for the ingest route. Each answer costs at most one
+ * PostgreSQL statement or one Redis request.
+ *
+ * One endpoint is one file of this folder (see src/read/endpoint.ts) and one line of ENDPOINTS.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../app";
+import { readAuth } from "./auth";
+import { setCache } from "./cache";
+import type { ReadEndpoint } from "./endpoint";
+import { invalidParameterHook } from "./errors";
+import { checksEndpoint } from "./checks";
+import { popularAssetTypesEndpoint } from "./popular-asset-types";
+import { realtimeEndpoint } from "./realtime";
+import { seriesEndpoint } from "./series";
+import { summaryEndpoint } from "./summary";
+
+/** The read endpoints, in the order `/openapi.json` lists them. */
+const ENDPOINTS = [summaryEndpoint, realtimeEndpoint, popularAssetTypesEndpoint, seriesEndpoint, checksEndpoint] as const;
+
+export const read = new OpenAPIHono<AppEnv>({ defaultHook: invalidParameterHook });
+
+read.openAPIRegistry.registerComponent("securitySchemes", "readToken", {
+  type: "http",
+  scheme: "bearer",
+  description: "The READ_TOKEN secret.",
+});
+
+for (const endpoint of ENDPOINTS as readonly ReadEndpoint[]) {
+  read.openapi({ ...endpoint.route, middleware: readAuth }, async (c) => {
+    // The list erases each endpoint's own query type; the route's schema parsed it all the same.
+    const query = c.req.valid("query" as never) as Parameters<ReadEndpoint["handle"]>[0];
+    const answer = await endpoint.handle(query, c.var.services.read, new Date());
+    setCache(c, answer.cacheControl);
+    return c.json(answer.body, 200);
+  });
+}
