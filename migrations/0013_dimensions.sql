@@ -32,8 +32,11 @@ CREATE TABLE analytics_daily_dimensions (
   event_count     bigint NOT NULL,
   unique_visitors bigint NOT NULL,
   unique_users    bigint NOT NULL,
-  PRIMARY KEY (bucket, dimension, event_name, value)
+  -- A breakdown reads one (dimension, event_name) over a range of days: one index range.
+  PRIMARY KEY (dimension, event_name, bucket, value)
 );
+-- Refreshes and retention delete whole days.
+CREATE INDEX analytics_daily_dimensions_bucket_idx ON analytics_daily_dimensions (bucket);
 
 -- Recomputes the closed UTC days that meet [p_from, p_to) from raw rows: the days' rows are
 -- deleted and inserted again in one transaction (a value that no longer occurs disappears; readers

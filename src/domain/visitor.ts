@@ -11,7 +11,7 @@
  * and the ingest script (storage/lua/ingest.ts) salts that hash with the day's salt in the same
  * Redis round trip as the rest of the batch. Web-standard crypto only.
  */
-import { hex, sha256 } from "../http/secrets";
+import { hex, sha256 } from "../http/digest";
 
 /** Bytes of randomness in a day's salt. */
 const SALT_BYTES = 16;

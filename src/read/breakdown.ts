@@ -82,6 +82,13 @@ export type BreakdownResponse = z.output<typeof BreakdownResponseSchema>;
 type BreakdownSqlRow = { clean: boolean } & OrNull<DriverRow<BreakdownRow>>;
 
 /**
+ * Where `bounds` finds the newest day the rollup holds: a day with events has rows for every
+ * dimension with event_name '' (all events), and this reads the newest of them from the end of one
+ * primary-key range instead of scanning the table.
+ */
+const NEWEST_ROLLED_UP_DAY = `analytics_daily_dimensions WHERE dimension = 'page_host' AND event_name = ''`;
+
+/**
  * The `limit + 1` values of `by` with the most events over the days of [from, to), optionally for
  * one event name. Visitors and users are summed from each day's distinct counts.
  * - A dimension: closed days from `analytics_daily_dimensions` (the rows for one event name, or
@@ -111,7 +118,7 @@ export function breakdown(by: BreakdownBy, from: Date, to: Date, eventName: stri
   }
   const rawFrom = typeof by === "string" ? "greatest(b.from_ts, b.raw_from)" : "b.from_ts";
   return {
-    text: `WITH ${bounds(w, "analytics_daily_dimensions")}, ${dirty("day")}, days AS (
+    text: `WITH ${bounds(w, NEWEST_ROLLED_UP_DAY)}, ${dirty("day")}, days AS (
   ${rollup}SELECT ${value} AS value, count(*) AS events, count(DISTINCT e.visitor_id) AS visitors, count(DISTINCT e.user_id) AS users
   FROM analytics_events_ts e, b
   WHERE ($3::text IS NULL OR e.event_name = $3::text) AND e.time >= ${rawFrom} AND e.time < b.to_ts
