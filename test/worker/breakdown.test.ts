@@ -4,7 +4,7 @@ import worker from "../../src/index";
 import { DIMENSIONS, type Dimension } from "../../src/domain/dimensions";
 import type { EventRow } from "../../src/domain/event";
 import { insertEvents, refreshRollups } from "../../src/storage/sql";
-import { clearPrefix, cronEnv, DAY, redisClient, sqlFor, TIER_NAMES } from "./cron-support";
+import { clearPrefix, cronEnv, DAY, fireCron, redisClient, sqlFor, TIER_NAMES } from "./cron-support";
 import { bridgeStats, resetBridgeStats } from "./support";
 
 /*
@@ -106,7 +106,7 @@ for (const tier of TIER_NAMES) {
     let serial = 0;
 
     /** Posts one batch as `client` with `agent`, the way a browser behind Cloudflare would. */
-    async function post(client: (typeof CLIENTS)[number], agent: (typeof AGENTS)[number], day: number, count: number): Promise<void> {
+    async function post(client: (typeof CLIENTS)[number], agent: (typeof AGENTS)[number], day: number, count: number, postEnv = tierEnv): Promise<void> {
       const events = [];
       for (let i = 0; i < count; i++) {
         const n = serial++;
@@ -132,7 +132,7 @@ for (const tier of TIER_NAMES) {
         cf: { country: client.country },
       });
       const ctx = createExecutionContext();
-      const response = await worker.fetch(request, tierEnv, ctx);
+      const response = await worker.fetch(request, postEnv, ctx);
       await waitOnExecutionContext(ctx);
       expect(response.status, await response.clone().text()).toBe(202);
       expect(((await response.json()) as { accepted: number }).accepted).toBe(count);
@@ -293,6 +293,21 @@ for (const tier of TIER_NAMES) {
       expect(ids.map((d) => d.ids.length)).toEqual([4, 4]);
       expect(ids[0]!.ids.filter((id) => ids[1]!.ids.includes(id))).toEqual([]);
       for (const id of ids.flatMap((d) => d.ids)) expect(id).toMatch(/^[0-9a-f]{16}$/);
+    });
+
+    it("a batch left to the minute drain stores the visitor id the ingest script wrote into its buffer entry", async () => {
+      const buffered = { ...tierEnv, INGEST_MODE: "buffered" } as Env;
+      const sameVisitor = `SELECT count(*)::int AS n, array_agg(DISTINCT visitor_id) AS ids FROM analytics_events_ts
+        WHERE time >= $1 AND time < $2 AND country = 'DE' AND browser = 'Chrome'`;
+      const window = [iso(today), iso(today + DAY)];
+      const [direct] = (await sql.query(sameVisitor, window)) as [{ n: number; ids: string[] }];
+      await post(CLIENTS[0]!, AGENTS[0]!, today, 3, buffered);
+      expect(((await sql.query(sameVisitor, window)) as [{ n: number }])[0].n).toBe(direct.n);
+      await fireCron("* * * * *", buffered);
+      const [drained] = (await sql.query(sameVisitor, window)) as [{ n: number; ids: string[] }];
+      expect(drained.n).toBe(direct.n + 3);
+      expect(direct.ids).toHaveLength(1);
+      expect(drained.ids).toEqual(direct.ids);
     });
 
     it("stores no client address anywhere: every text column in PostgreSQL and every key and value in Redis", async () => {
