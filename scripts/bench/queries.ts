@@ -11,6 +11,7 @@
  * `CALL analytics_refresh_rollups(from, to)`.
  */
 import pg from "pg";
+import { breakdown } from "../../src/read/breakdown";
 import { popularAssetTypesWithOpenDay } from "../../src/read/popular-asset-types";
 import { series } from "../../src/read/series";
 import { summary } from "../../src/read/summary";
@@ -36,6 +37,7 @@ async function timeQuery(client: pg.Client, text: string, values: readonly unkno
 }
 
 const ORIGIN = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`;
+const COUNTRIES = ["US", "DE", "GB", "FR", "IN", "BR", "JP", "CA", "ES", "IT", "NL", "PL", "SE", "AU", "MX", "KR", "TR", "CH", "AT", "BE"];
 
 export async function runQueries(size: Size): Promise<Omit<PartResult, "seconds">> {
   const total = size === "full" ? 10_000_000 : 200_000;
@@ -63,10 +65,12 @@ export async function runQueries(size: Size): Promise<Omit<PartResult, "seconds"
         `WITH n AS (SELECT array_agg(name ORDER BY idx) AS names, array_agg(category ORDER BY idx) AS cats FROM bench_names),
 g AS (
   SELECT to_timestamp(($1::bigint + floor(random() * 86400000)::bigint) / 1000.0) AS t,
-         1 + floor(300 * random() ^ 3)::int AS k, floor(200000 * random() ^ 2)::int AS u, random() AS r
+         1 + floor(300 * random() ^ 3)::int AS k, floor(200000 * random() ^ 2)::int AS u, random() AS r,
+         floor(5000 * random() ^ 3)::int AS p
   FROM generate_series(1, $2::int)
 )
-INSERT INTO analytics_events_ts (time, event_id, event_name, category, user_id, session_id, properties, device_info, page_url, referrer, received_at, skew_ms)
+INSERT INTO analytics_events_ts (time, event_id, event_name, category, user_id, session_id, properties, device_info, page_url, referrer, received_at, skew_ms,
+  visitor_id, page_path, page_host, referrer_host, utm_source, country, device_class, browser, os)
 SELECT g.t, gen_random_uuid(), n.names[g.k], n.cats[g.k],
   CASE WHEN g.r < 0.2 THEN NULL ELSE 'usr_' || g.u END,
   'ses_' || g.u || '_' || (extract(epoch FROM g.t)::bigint / 1800),
@@ -74,9 +78,17 @@ SELECT g.t, gen_random_uuid(), n.names[g.k], n.cats[g.k],
     THEN jsonb_build_object('asset_type', ($3::text[])[1 + floor(8 * random() ^ 2)::int], 'duration_ms', floor(random() * 20000)::int)
     ELSE jsonb_build_object('plan', CASE WHEN g.r < 0.8 THEN 'free' ELSE 'pro' END, 'duration_ms', floor(random() * 20000)::int) END,
   '{"user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0.0.0","screen":"1920x1080","locale":"en-US"}'::jsonb,
-  'https://app.example.com/projects/' || floor(random() * 5000)::int, NULL, g.t, 0
+  'https://app.example.com/projects/' || g.p, NULL, g.t, 0,
+  -- Dimensions as ingest derives them: a visitor per user and day, skewed pages and countries.
+  md5('v' || g.u || ':' || $1::bigint)::text, '/projects/' || g.p, 'app.example.com',
+  CASE WHEN g.r < 0.3 THEN 'www.google.com' WHEN g.r < 0.35 THEN 'news.example.org' END,
+  CASE WHEN g.r < 0.1 THEN 'newsletter' END,
+  ($4::text[])[1 + floor(20 * random() ^ 2)::int],
+  CASE WHEN g.r < 0.6 THEN 'desktop' WHEN g.r < 0.95 THEN 'mobile' ELSE 'tablet' END,
+  CASE WHEN g.r < 0.65 THEN 'Chrome' WHEN g.r < 0.85 THEN 'Safari' ELSE 'Firefox' END,
+  CASE WHEN g.r < 0.5 THEN 'Windows' WHEN g.r < 0.7 THEN 'macOS' WHEN g.r < 0.9 THEN 'iOS' ELSE 'Android' END
 FROM g, n`,
-        [start + d * DAY, perDay, ASSET_TYPES],
+        [start + d * DAY, perDay, ASSET_TYPES, COUNTRIES],
       );
       bar.update(d + 1);
     }
@@ -86,7 +98,7 @@ FROM g, n`,
     await client.query("ANALYZE analytics_events_ts");
     const rollStarted = Date.now();
     await client.query(`CALL analytics_refresh_rollups($1::timestamptz, $2::timestamptz)`, [new Date(start - DAY).toISOString(), new Date(end + DAY).toISOString()]);
-    await client.query("ANALYZE analytics_hourly; ANALYZE analytics_daily; ANALYZE analytics_asset_popularity_ts");
+    await client.query("ANALYZE analytics_hourly; ANALYZE analytics_daily; ANALYZE analytics_asset_popularity_ts; ANALYZE analytics_daily_dimensions");
     const rollSeconds = (Date.now() - rollStarted) / 1000;
     const server = (
       await client.query<{ pg: string; ts: string | null }>(
@@ -131,6 +143,16 @@ FROM analytics_events_ts WHERE time >= $1 AND time < $2 GROUP BY 1, 2, 3 ORDER B
   FROM analytics_events_ts WHERE event_name = 'asset_generated' AND properties ->> 'asset_type' IS NOT NULL AND time >= $1 AND time < $2
   GROUP BY 1, 2) d GROUP BY asset_type ORDER BY 2 DESC, 1 LIMIT 10`,
           values: [new Date(dayEnd - 30 * DAY).toISOString(), to7d.toISOString()],
+        },
+      },
+      {
+        name: "breakdown page_path, 30 days (top 10)",
+        rollup: breakdown("page_path", new Date(dayEnd - 29 * DAY), new Date(dayEnd + DAY), null, 10),
+        raw: {
+          text: `SELECT page_path, sum(n)::bigint AS events, sum(v)::bigint AS visitors, sum(u)::bigint AS users FROM (
+  SELECT date_bin('24 hours', time, ${ORIGIN}), page_path, count(*) AS n, count(DISTINCT visitor_id) AS v, count(DISTINCT user_id) AS u
+  FROM analytics_events_ts WHERE time >= $1 AND time < $2 GROUP BY 1, 2) d GROUP BY page_path ORDER BY 2 DESC, 1 LIMIT 11`,
+          values: [new Date(dayEnd - 29 * DAY).toISOString(), new Date(dayEnd + DAY).toISOString()],
         },
       },
       {

@@ -217,6 +217,16 @@ describe("accepted events", () => {
         client_time: "2026-11-26T11:59:50.000Z",
         skew_ms: 0,
         flags: [],
+        country: null,
+        device_class: "desktop",
+        browser: "Chrome",
+        os: "Linux",
+        page_path: "/pricing",
+        page_host: "app.example",
+        referrer_host: null,
+        utm_source: "news",
+        utm_medium: null,
+        utm_campaign: null,
       },
     ]);
   });

@@ -3,6 +3,7 @@
  * rejections and in-batch duplicates. No I/O, no clock: `receivedAt` is passed in.
  */
 import { BatchRejected } from "./batch-rejected";
+import { newDimensionCaches } from "./dimensions";
 import type { EventRow } from "./event";
 import { v7 as uuidv7 } from "uuid";
 import { deriveEventIds, type EventIdSource } from "./event-id";
@@ -19,6 +20,8 @@ export interface PrepareBatchContext {
   receivedAt: Date;
   /** The request's User-Agent header; used for bot flagging when device_info has no user agent. */
   userAgent?: string | null;
+  /** The client's country as Cloudflare reports it (`request.cf.country`); absent locally. */
+  country?: string | null;
   /** Overrides of {@link DEFAULT_INGEST_OPTIONS}. */
   options?: Partial<IngestOptions>;
   /**
@@ -181,6 +184,8 @@ export async function prepareBatch(body: unknown, ctx: PrepareBatchContext): Pro
     receivedAtIso: ctx.receivedAt.toISOString(),
     sentAtMs,
     requestUserAgent: ctx.userAgent || null,
+    country: ctx.country ?? null,
+    dimensionCaches: newDimensionCaches(),
     options,
     botCache: new Map(),
     urlCache: new Map(),

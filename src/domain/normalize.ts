@@ -4,6 +4,7 @@
  * removal, URL scrubbing and bot flagging. Pure: the clock is an argument.
  */
 import { isbot } from "isbot";
+import { deriveDimensions, type DimensionCaches } from "./dimensions";
 import type { EventRow } from "./event";
 import type { EventIdSource } from "./event-id";
 import { normalizeClientEventId } from "./event-id";
@@ -72,6 +73,10 @@ export interface BatchFacts {
   options: NormalizeOptions;
   /** isbot results per user agent within this batch (events of a batch share one UA). */
   botCache: Map<string, boolean>;
+  /** The client's country (`request.cf.country`), or null (absent outside Cloudflare). */
+  country: string | null;
+  /** Parsed User-Agents and URLs within this batch, for the dimensions. */
+  dimensionCaches: DimensionCaches;
   /** Scrubbed URLs within this batch (a batch's events mostly share a page and a referrer). */
   urlCache: Map<string, string | null>;
 }
@@ -461,6 +466,7 @@ export function normalizeEvent(event: EventInput, raw: Record<string, unknown>, 
           : new Date(clientTimeMs).toISOString(),
     skew_ms: time.skewMs,
     flags,
+    ...deriveDimensions({ pageUrl, referrer, userAgent: ua, country: facts.country }, facts.dimensionCaches),
   };
   const idSource: EventIdSource | null =
     clientEventId !== null

@@ -51,6 +51,19 @@ function keepParam(segment: string, options: UrlScrubOptions): boolean {
 }
 
 /**
+ * Parses an absolute URL of any scheme, or a site-relative path ("/a?b", `relative: true`, with a
+ * placeholder origin that callers must not show); null when it is neither.
+ */
+export function parsePageUrl(raw: string): { url: URL; relative: boolean } | null {
+  const relative = raw.charCodeAt(0) === 47 /* "/" */ && raw.charCodeAt(1) !== 47;
+  try {
+    return { url: relative ? new URL(raw, RELATIVE_BASE) : new URL(raw), relative };
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Scrubs one URL: drops the fragment and any `user:password@`, and reduces the query string to
  * the kept parameters (their original encoding and order preserved). Absolute URLs of any scheme
  * are accepted (referrers such as `android-app://…` are real); a site-relative path ("/a?b")
@@ -67,13 +80,9 @@ function keepParam(segment: string, options: UrlScrubOptions): boolean {
  */
 export function scrubUrl(raw: string, options: UrlScrubOptions = DEFAULT_URL_SCRUB): string | null {
   if (!options.enabled) return raw;
-  const relative = raw.charCodeAt(0) === 47 /* "/" */ && raw.charCodeAt(1) !== 47;
-  let url: URL;
-  try {
-    url = relative ? new URL(raw, RELATIVE_BASE) : new URL(raw);
-  } catch {
-    return null;
-  }
+  const parsed = parsePageUrl(raw);
+  if (parsed === null) return null;
+  const { url, relative } = parsed;
   const search = url.search;
   if (search.length > 1) {
     let kept = "";

@@ -1,19 +1,9 @@
-const ENCODER = new TextEncoder();
+import { hex, sha256 } from "./digest";
+
+export { hex, sha256 };
 
 /** Digests of configured secrets, computed once per isolate (bounded by the secrets configured). */
 const secretDigests = new Map<string, Promise<Uint8Array>>();
-
-/** SHA-256 of a UTF-8 string. */
-export async function sha256(text: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", ENCODER.encode(text)));
-}
-
-/** Lower-case hex of the first `length` bytes. */
-export function hex(bytes: Uint8Array, length = bytes.length): string {
-  let out = "";
-  for (let i = 0; i < length; i++) out += bytes[i]!.toString(16).padStart(2, "0");
-  return out;
-}
 
 /**
  * Finds the configured secret equal to `candidate` (write keys, the read token). Compares SHA-256

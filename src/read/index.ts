@@ -12,6 +12,7 @@ import { readAuth } from "./auth";
 import { setCache } from "./cache";
 import type { ReadEndpoint } from "./endpoint";
 import { invalidParameterHook } from "./errors";
+import { breakdownEndpoint } from "./breakdown";
 import { checksEndpoint } from "./checks";
 import { popularAssetTypesEndpoint } from "./popular-asset-types";
 import { realtimeEndpoint } from "./realtime";
@@ -19,7 +20,7 @@ import { seriesEndpoint } from "./series";
 import { summaryEndpoint } from "./summary";
 
 /** The read endpoints, in the order `/openapi.json` lists them. */
-const ENDPOINTS = [summaryEndpoint, realtimeEndpoint, popularAssetTypesEndpoint, seriesEndpoint, checksEndpoint] as const;
+const ENDPOINTS = [summaryEndpoint, realtimeEndpoint, popularAssetTypesEndpoint, seriesEndpoint, breakdownEndpoint, checksEndpoint] as const;
 
 export const read = new OpenAPIHono<AppEnv>({ defaultHook: invalidParameterHook });
 

@@ -39,7 +39,7 @@ function page(readApi: "enabled" | "disabled"): string {
 <h1>Analytics</h1>
 <nav id="panels-nav" aria-label="Panels" hidden><ul>
 <li><a href="#live">Live</a></li><li><a href="#overview">Overview</a></li><li><a href="#drilldown">Drill-down</a></li>
-<li><a href="#assets">Asset types</a></li><li><a href="#health">Migration health</a></li><li><a href="#install">Install</a></li>
+<li><a href="#breakdowns">Breakdowns</a></li><li><a href="#assets">Asset types</a></li><li><a href="#health">Migration health</a></li><li><a href="#install">Install</a></li>
 </ul></nav>
 <div id="account"></div>
 </header>

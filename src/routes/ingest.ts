@@ -11,6 +11,7 @@ import { findSecret, hex, sha256 } from "../http/secrets";
 import { errorSummary } from "../error-text";
 import { logEvent } from "../log";
 import { urlScrubFromList } from "../domain/url-scrub";
+import { saltCandidate, visitorKey } from "../domain/visitor";
 import type { Services } from "../services";
 import { insertIsolatingRefusals, isDataError, isMissingPartition, refusedRowDeadLetter, sqlState } from "../storage/refusals";
 import type { IngestLimits, RecordBatchResult } from "../storage/redis-store";
@@ -40,6 +41,28 @@ async function clientId(address: string | undefined, rows: readonly EventRow[]):
   const session = rows.find((row) => row.session_id !== null)?.session_id;
   const identity = address ? `ip:${address}` : session ? `session:${session}` : null;
   return identity === null ? null : hex(await sha256(identity), 8);
+}
+
+/**
+ * Each row's visitor key: the hash of its site (page host), the client's address and the
+ * User-Agent header (domain/visitor.ts). Rows of a batch mostly share a site: hashed once per site.
+ */
+async function visitorKeys(rows: readonly EventRow[], address: string, userAgent: string | null): Promise<(string | null)[]> {
+  const bySite = new Map<string, Promise<string>>();
+  return Promise.all(
+    rows.map((row) => {
+      const site = row.page_host ?? "";
+      let key = bySite.get(site);
+      if (key === undefined) bySite.set(site, (key = visitorKey(site, address, userAgent)));
+      return key;
+    }),
+  );
+}
+
+/** `request.cf.country` (set by Cloudflare; absent under plain `wrangler dev` unless a test sets it). */
+function countryOf(request: Request): string | null {
+  const country = request.cf?.country;
+  return typeof country === "string" ? country : null;
 }
 
 function ingestLimits(config: Config): IngestLimits {
@@ -268,10 +291,13 @@ ingest.post("/", async (c) => {
   const body = await readBody(c.req.raw);
   const rateLimitId = keyId ?? (await requireWriteKey(config, keyInBody(body.value)));
 
+  const userAgent = c.req.header("user-agent") ?? null;
+  const address = c.req.header("cf-connecting-ip");
   const prepared = await prepareBatch(body.value, {
     receivedAt,
     bodyBytes: body.bytes,
-    userAgent: c.req.header("user-agent") ?? null,
+    userAgent,
+    country: countryOf(c.req.raw),
     options: { urlScrub: urlScrubFromList(config.SCRUB_QUERY_STRINGS, config.KEEP_QUERY_PARAMS) },
   });
   if (prepared.rows.length === 0) {
@@ -285,7 +311,9 @@ ingest.post("/", async (c) => {
     result = await ingestRedis.recordBatch({
       rows: prepared.rows,
       rateLimitId,
-      clientId: await clientId(c.req.header("cf-connecting-ip"), prepared.rows),
+      clientId: await clientId(address, prepared.rows),
+      visitorKeys: address ? await visitorKeys(prepared.rows, address, userAgent) : undefined,
+      saltCandidate: address ? saltCandidate() : undefined,
       counters: planCounters(prepared.rows),
       dedupeSeconds: config.REDIS_DEDUPE_SECONDS,
       now: receivedAt,
@@ -298,6 +326,7 @@ ingest.post("/", async (c) => {
 
   if (result.status === "duplicate") return respond(c, prepared, 0, prepared.rows.length);
   if (result.status !== "ok") throw outcomeError(config, result);
+  prepared.rows.forEach((row, i) => (row.visitor_id = result.visitorIds[i] ?? null));
 
   if (config.INGEST_MODE === "direct") c.executionCtx.waitUntil(storeDirect(c.var.services, prepared.rows, result.entryId));
   return respond(c, prepared, result.newEvents, prepared.rows.length - result.newEvents);

@@ -13,6 +13,18 @@ export const BUFFER_ENTRY_VERSION = 1;
 export const BUFFER_ENTRY_HEAD = `{"v":${BUFFER_ENTRY_VERSION},"rows":[`;
 export const BUFFER_ENTRY_TAIL = "]}";
 
+/**
+ * How a row's JSON ends when the worker hands it to the ingest script: the script replaces the
+ * `null` with the row's visitor id (it alone knows the day's salt) before buffering the row.
+ */
+export const VISITOR_PLACEHOLDER = ',"visitor_id":null}';
+
+/** A row's JSON for the ingest script: without a visitor id, ending in VISITOR_PLACEHOLDER. */
+export function rowAwaitingVisitor(row: EventRow): string {
+  const { visitor_id: _, ...rest } = row;
+  return JSON.stringify(rest).slice(0, -1) + VISITOR_PLACEHOLDER;
+}
+
 /** Serialises a batch's normalised rows for the buffer stream (what the ingest script writes). */
 export function bufferPayload(rows: readonly EventRow[]): string {
   return BUFFER_ENTRY_HEAD + rows.map((row) => JSON.stringify(row)).join(",") + BUFFER_ENTRY_TAIL;

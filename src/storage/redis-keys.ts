@@ -71,6 +71,11 @@ export function redisKeys(prefix: string) {
      * /health is `degraded` while it exists.
      */
     directInsertFailure: `${prefix}health:direct_insert_failed`,
+    /**
+     * The random salt of visitor ids for one UTC day (`2026-11-26`), created by the day's first
+     * batch and expiring when the day ends (domain/visitor.ts). Never copied anywhere else.
+     */
+    visitorSalt: (day: string) => `${prefix}visitor-salt:${day}`,
     /** Sorted set: session id → last-seen epoch ms. */
     activeSessions: `${prefix}sessions:active`,
     /**

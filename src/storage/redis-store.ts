@@ -2,7 +2,8 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import type { BucketCounters, CounterPlan } from "../domain/counter-plan";
 import type { EventRow } from "../domain/event";
 import type { DeadLetter } from "../cron/ports";
-import { BUFFER_ENTRY_HEAD, BUFFER_ENTRY_TAIL } from "./buffer";
+import { saltDay } from "../domain/visitor";
+import { BUFFER_ENTRY_HEAD, BUFFER_ENTRY_TAIL, rowAwaitingVisitor } from "./buffer";
 import { bufferDeleteKeys, writeDeadLetters, type DirectInsertFailure } from "./buffer-store";
 import { BUFFER_DELETE_SCRIPT } from "./lua/buffer-delete";
 import { inSlotOrder, tuple } from "./lua/contract";
@@ -34,6 +35,13 @@ export interface RecordBatchInput {
   limits: IngestLimits;
   /** How long an event id is remembered for dedupe in Redis (PostgreSQL dedupes forever). */
   dedupeSeconds: number;
+  /**
+   * Per row (same order), its visitor key (domain/visitor.ts `visitorKey`), or null for none; the
+   * script salts it with the day's salt. Absent: no row gets a visitor id.
+   */
+  visitorKeys?: readonly (string | null)[];
+  /** A fresh random salt (`saltCandidate()`), kept by the script if the day has none yet. */
+  saltCandidate?: string;
 }
 
 export interface IngestLimits {
@@ -49,8 +57,11 @@ export interface IngestLimits {
 }
 
 export type RecordBatchResult =
-  /** `newEvents` of the rows were not seen within the dedupe window; the others are duplicates. */
-  | { status: "ok"; entryId: string; newEvents: number }
+  /**
+   * `newEvents` of the rows were not seen within the dedupe window; the others are duplicates.
+   * `visitorIds[i]` is row i's visitor id (null without a visitor key).
+   */
+  | { status: "ok"; entryId: string; newEvents: number; visitorIds: (string | null)[] }
   | { status: "duplicate" }
   | { status: "rate_limited"; retryAfterSeconds: number; scope: "client" | "key" }
   | { status: "backpressure"; bufferLength: number }
@@ -86,6 +97,7 @@ interface ScriptOps {
 export function buildScriptCall(keys: RedisKeys, input: RecordBatchInput): { keys: string[]; args: string[] } {
   const windowStart = Math.floor(input.now.getTime() / 1000 / RATE_LIMIT_WINDOW_SECONDS) * RATE_LIMIT_WINDOW_SECONDS;
   const { limits } = input;
+  const salt = saltDay(input.now);
   const scriptKeys = inSlotOrder(INGEST_KEYS, {
     // Without a client id the client counter is a key the script never touches (its limit is 0).
     client_rate: keys.clientRateLimit(input.clientId ?? "none", windowStart),
@@ -93,6 +105,7 @@ export function buildScriptCall(keys: RedisKeys, input: RecordBatchInput): { key
     buffer: keys.buffer,
     active_sessions: keys.activeSessions,
     buffer_bytes: keys.bufferBytes,
+    visitor_salt: keys.visitorSalt(salt.day),
   });
   for (const row of input.rows) scriptKeys.push(keys.event(row.event_id));
 
@@ -140,7 +153,7 @@ export function buildScriptCall(keys: RedisKeys, input: RecordBatchInput): { key
   for (const { session_id, lastSeenMs } of input.counters.sessions) ops.z.push(lastSeenMs, session_id);
 
   // Each row's own contribution, for when only some rows of the batch are new.
-  const contributions = input.rows.map((row) => {
+  const contributions = input.rows.map((row, i) => {
     const time = new Date(row.time);
     const hour = hourKeys(hourId(time));
     const minute = minuteKeys(minuteId(time));
@@ -156,6 +169,7 @@ export function buildScriptCall(keys: RedisKeys, input: RecordBatchInput): { key
       session_id: row.session_id ?? "",
       time_ms: time.getTime(),
       bot: row.flags.includes("bot") ? 1 : 0,
+      visitor_key: input.visitorKeys?.[i] ?? "",
     });
   });
 
@@ -176,9 +190,21 @@ export function buildScriptCall(keys: RedisKeys, input: RecordBatchInput): { key
     n: String(input.rows.length),
     entry_head: BUFFER_ENTRY_HEAD,
     entry_tail: BUFFER_ENTRY_TAIL,
+    // Unused when no row has a visitor key (the script then never reads the salt).
+    salt_candidate: input.saltCandidate ?? "",
+    salt_expires_ms: String(salt.expiresAtMs),
   });
-  const args = [...fixed, ...input.rows.map((row) => JSON.stringify(row))];
+  const args = [...fixed, ...input.rows.map(rowAwaitingVisitor)];
   return { keys: scriptKeys, args };
+}
+
+/** The script's JSON array of visitor ids ("" = none), which the client may already have parsed. */
+function visitorIdsOf(reply: string | string[] | undefined, rows: number): (string | null)[] {
+  const ids: unknown = typeof reply === "string" ? JSON.parse(reply) : (reply ?? []);
+  return Array.from({ length: rows }, (_, i) => {
+    const id = Array.isArray(ids) ? ids[i] : undefined;
+    return typeof id === "string" && id !== "" ? id : null;
+  });
 }
 
 /** Upstash adapter for the ingest path. */
@@ -193,17 +219,22 @@ export class RedisIngestStore implements IngestRedis {
   ) {
     this.keys = redisKeys(prefix);
     // EVALSHA, falling back to EVAL on NOSCRIPT (the client handles it).
-    this.script = redis.createScript<[string, string, string]>(INGEST_SCRIPT);
+    this.script = redis.createScript<[string, string, string, (string | string[])?]>(INGEST_SCRIPT);
     this.deleteScript = redis.createScript<number>(BUFFER_DELETE_SCRIPT);
   }
 
   async recordBatch(input: RecordBatchInput): Promise<RecordBatchResult> {
     const call = buildScriptCall(this.keys, input);
-    const [status, value, count] = await this.script.exec(call.keys, call.args);
+    const [status, value, count, visitors] = await this.script.exec(call.keys, call.args);
     // The client JSON-parses replies it can: numeric strings may arrive as numbers.
     switch (status) {
       case "ok":
-        return { status: "ok", entryId: String(value), newEvents: Number(count) };
+        return {
+          status: "ok",
+          entryId: String(value),
+          newEvents: Number(count),
+          visitorIds: visitorIdsOf(visitors, input.rows.length),
+        };
       case "duplicate":
         return { status: "duplicate" };
       case "rate_limited":

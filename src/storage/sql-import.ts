@@ -4,7 +4,7 @@
  * `importEvents*`, and legacy aggregates through `importLegacy*`. Web-standard TypeScript only.
  */
 import type { EventRow } from "../domain/event";
-import { BUCKET_ORIGIN, INSERT_FRESH_ROWS, type SqlStatement } from "./sql";
+import { BUCKET_ORIGIN, DIMENSION_COLUMNS, INSERT_FRESH_ROWS, RAW_ROW_RECORD, type SqlStatement } from "./sql";
 
 
 /**
@@ -35,11 +35,8 @@ export const IMPORT_COLUMNS = [
   "client_time",
   "skew_ms",
   "flags",
+  ...DIMENSION_COLUMNS,
 ] as const;
-
-const COLUMN_TYPES = `event_id uuid, time timestamptz, event_name text, category text, user_id text, session_id text,
-    properties jsonb, device_info jsonb, page_url text, referrer text, received_at timestamptz,
-    client_time timestamptz, skew_ms bigint, flags text[]`;
 
 /**
  * Inserts imported events exactly once by `event_id`, like `INSERT_EVENTS` (same dedupe table,
@@ -81,7 +78,7 @@ SELECT count(*)::int AS inserted FROM inserted`;
 export function importEvents(rows: readonly EventRow[]): SqlStatement {
   return {
     text: importEventsText(`SELECT DISTINCT ON (r.event_id) r.*
-  FROM ROWS FROM (json_to_recordset($1::json) AS (${COLUMN_TYPES})) WITH ORDINALITY AS r
+  FROM ROWS FROM (json_to_recordset($1::json) AS (${RAW_ROW_RECORD})) WITH ORDINALITY AS r
   ORDER BY r.event_id, r.ordinality`),
     values: [JSON.stringify(rows)],
   };

@@ -9,6 +9,7 @@
  * the same names (`analytics_refresh_rollups`, `analytics_apply_retention`, …), so most statements
  * here are the same in every tier. Web-standard TypeScript only: this module is bundled into the Worker.
  */
+import { DIMENSIONS } from "../domain/dimensions";
 import type { EventRow } from "../domain/event";
 import type { Tier } from "./tier";
 
@@ -33,18 +34,32 @@ export const PROBE_TIER = `SELECT
   (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS timescaledb_version,
   current_setting('timescaledb.license', true) AS license`;
 
+/** The raw table's dimension columns (migration 0013), in one order for every statement. */
+export const DIMENSION_COLUMNS = DIMENSIONS;
+
 /** The UTC origin every hour and day bucket is aligned to (date_bin, like time_bucket, ignores the session TimeZone). */
 export const BUCKET_ORIGIN = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`;
+
+/**
+ * A raw row as `json_to_recordset` reads it from a batch's JSON (the keys of EventRow). A key a
+ * row lacks (a buffer entry written before the dimensions existed) reads as null.
+ */
+export const RAW_ROW_RECORD = `event_id uuid, time timestamptz, event_name text, category text, user_id text, session_id text,
+    properties jsonb, device_info jsonb, page_url text, referrer text, received_at timestamptz,
+    client_time timestamptz, skew_ms bigint, flags text[], visitor_id text,
+    ${DIMENSION_COLUMNS.map((c) => `${c} text`).join(", ")}`;
 
 /**
  * The raw rows of an exactly-once insert: the rows of CTE `input` whose ids CTE `fresh` just
  * claimed in `analytics_event_ids`, returning their times (INSERT_EVENTS and the import share it).
  */
 export const INSERT_FRESH_ROWS = `INSERT INTO analytics_events_ts (time, event_id, event_name, category, user_id, session_id,
-    properties, device_info, page_url, referrer, received_at, client_time, skew_ms, flags)
+    properties, device_info, page_url, referrer, received_at, client_time, skew_ms, flags,
+    visitor_id, ${DIMENSION_COLUMNS.join(", ")})
   SELECT i.time, i.event_id, i.event_name, i.category, i.user_id, i.session_id,
     coalesce(i.properties, '{}'), i.device_info, i.page_url, i.referrer, i.received_at,
-    i.client_time, coalesce(i.skew_ms, 0), coalesce(i.flags, '{}')
+    i.client_time, coalesce(i.skew_ms, 0), coalesce(i.flags, '{}'),
+    i.visitor_id, ${DIMENSION_COLUMNS.map((c) => `i.${c}`).join(", ")}
   FROM input i JOIN fresh f ON f.event_id = i.event_id
   RETURNING time`;
 
@@ -93,6 +108,9 @@ const EVENT_COLUMNS: readonly EventColumn[] = [
   { name: "client_time", type: "timestamptz", value: (r) => r.client_time },
   { name: "skew_ms", type: "bigint", value: (r) => r.skew_ms },
   { name: "flags", type: "text", read: "r.flags::text[]", value: (r) => (r.flags == null ? null : textArrayLiteral(r.flags)) },
+  // Absent in rows written before they existed (older buffer entries, dead letters): stored as null.
+  { name: "visitor_id", type: "text", value: (r) => r.visitor_id ?? null },
+  ...DIMENSION_COLUMNS.map((name): EventColumn => ({ name, type: "text", value: (r) => r[name] ?? null })),
 ];
 
 /** The raw-row column names, in parameter order. */

@@ -261,6 +261,23 @@ describe("dashboard (headless Chromium, wrangler dev, Redis, PostgreSQL)", () =>
         expect(await rows(page, "assets.rows")).toEqual(p.rows.map((r) => [r.asset_type, fmt(r.generation_count), fmt(r.unique_creators)]));
       });
 
+      // Breakdowns: each table shows its /breakdown answer (the seed's page views have page URLs).
+      await expectPanelMatches(page, "breakdowns", async (answers) => {
+        const tables: Array<[string, string]> = [
+          ["page_path", "(no page URL)"],
+          ["referrer_host", "Direct / none"],
+          ["utm_campaign", "(no campaign)"],
+          ["country", "(unknown)"],
+          ["device_class", "(unknown)"],
+        ];
+        const breakdowns = answers as Array<{ dimension: string; rows: Array<{ value: string | null; events: number; visitors: number }> }>;
+        expect(breakdowns.map((b) => b.dimension)).toEqual(tables.map(([d]) => d));
+        expect(breakdowns[0]!.rows.some((r) => r.value !== null && r.value.startsWith("/"))).toBe(true);
+        for (const [i, [dimension, none]] of tables.entries()) {
+          expect(await rows(page, `breakdowns.${dimension}`)).toEqual(breakdowns[i]!.rows.map((r) => [r.value ?? none, fmt(r.events), fmt(r.visitors)]));
+        }
+      });
+
       // Migration health: buffer, latency, consistency, storage, jobs.
       await page.reload();
       await page.waitForSelector("body[data-ready=true]");

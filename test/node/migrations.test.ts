@@ -45,8 +45,8 @@ const filesFor = async (tier: Tier) =>
   (await loadMigrations()).filter((f) => f.tiers.includes(tier)).map((f) => f.file);
 
 describe("migration files", () => {
-  it("give every tier one file per version, 0000 to 0012 (0009 and 0020 only for timescale)", async () => {
-    const common = ["0000", "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0010", "0011", "0012"];
+  it("give every tier one file per version, 0000 to 0013 (0009 and 0020 only for timescale)", async () => {
+    const common = ["0000", "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0010", "0011", "0012", "0013"];
     for (const tier of ["timescale-apache", "postgres"] as const) {
       expect((await filesFor(tier)).map((f) => f.slice(0, 4))).toEqual(common);
     }

@@ -7,7 +7,7 @@ import "uplot/dist/uPlot.min.css";
 import "./style.css";
 import { Failure, explain, get, token } from "./api";
 import { field, fill, h } from "./dom";
-import { assetsPanel, drilldownPanel, healthPanel, installPanel, livePanel, overviewPanel, type Panel } from "./panels";
+import { assetsPanel, breakdownsPanel, drilldownPanel, healthPanel, installPanel, livePanel, overviewPanel, type Panel } from "./panels";
 
 const LIVE_EVERY_MS = 5_000;
 const HEALTH_EVERY_MS = 30_000;
@@ -88,10 +88,11 @@ function start(): void {
   const live = livePanel();
   const drill = drilldownPanel();
   const overview = overviewPanel((names) => drill.setNames(names));
+  const breakdowns = breakdownsPanel();
   const assets = assetsPanel();
   const health = healthPanel();
   const install = installPanel();
-  const panels = [live, overview, drill, assets, health, install];
+  const panels = [live, overview, drill, breakdowns, assets, health, install];
   fill(main, ...panels.map((p) => p.section));
   nav.hidden = false;
   fill(account, h("button", { type: "button", onclick: () => { token.clear(); signIn(); } }, "Sign out"));

@@ -1,5 +1,6 @@
 /** The dashboard's panels. Each one renders into its own <section> and refreshes itself in place. */
 import type { BufferResponse, ConsistencyResponse, JobsResponse, LatencyResponse, MinutesResponse, StorageResponse } from "../../domain/migration-params";
+import type { BreakdownResponse } from "../../read/breakdown";
 import type { PopularResponse } from "../../read/popular-asset-types";
 import type { RealtimeResponse } from "../../read/realtime";
 import type { SeriesResponse } from "../../read/series";
@@ -315,6 +316,49 @@ export function assetsPanel(): Panel {
       fill(out, list, table("assets.rows", `Asset types from ${when(p.from, true)} to ${when(p.to, true)} (exclusive)`, ["Asset type", "Generations", "Unique creators (summed per day)"],
         p.rows.map((r) => [r.asset_type, fmt(r.generation_count), fmt(r.unique_creators)]), [false, true, true]));
       if (p.rows.length === 0) f.say('No asset_generated events with a properties.asset_type in this range. Track one: analytics.track("asset_generated", "creation", { asset_type: "image" }).', "empty");
+      else f.say("");
+    });
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    void refresh();
+  });
+  return { section: f.section, refresh };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** The breakdowns the panel shows: [dimension, title, what a missing value means]. */
+const BREAKDOWNS: Array<[string, string, string]> = [
+  ["page_path", "Top pages", "(no page URL)"],
+  ["referrer_host", "Referrers", "Direct / none"],
+  ["utm_campaign", "Campaigns", "(no campaign)"],
+  ["country", "Countries", "(unknown)"],
+  ["device_class", "Devices", "(unknown)"],
+];
+
+export function breakdownsPanel(): Panel {
+  const f = frame(
+    "breakdowns",
+    "Pages, referrers, campaigns, countries and devices",
+    "Whole days (today included). Visitors are counted per day without cookies and summed over the days of the range.",
+  );
+  const range = select([["7", "Last 7 days"], ["30", "Last 30 days"], ["365", "Last 365 days"]], "30", "breakdowns-range");
+  const form = h("form", { class: "controls", "aria-label": "Breakdowns range" }, field("Range", range), h("button", { type: "submit" }, "Show"));
+  const views = BREAKDOWNS.map(([dimension, title]) => ({ dimension, title, view: tableView(`breakdowns.${dimension}`, [title, "Events", "Visitors"], [false, true, true]) }));
+  fill(f.body, form, h("div", { class: "breakdowns" }, ...views.map((v) => v.view.el)));
+  const refresh = () =>
+    guarded(f, async () => {
+      const sources: string[] = [];
+      const to = new Date(Date.now() + DAY).toISOString().slice(0, 10);
+      const from = new Date(Date.now() - (Number(range.value) - 1) * DAY).toISOString().slice(0, 10);
+      const read = reader(sources);
+      const answers = await Promise.all(views.map((v) => read<BreakdownResponse>("/breakdown", { dimension: v.dimension, from, to, limit: 10 })));
+      f.source(sources);
+      answers.forEach((b, i) => {
+        const [, title, none] = BREAKDOWNS[i]!;
+        views[i]!.view.update(`${title} from ${when(b.from, true)} to ${when(b.to, true)} (exclusive)`, b.rows.map((r) => [r.value ?? none, fmt(r.events), fmt(r.visitors)]));
+      });
+      if (answers.every((b) => b.rows.length === 0)) f.say("No events in this range yet.", "empty");
       else f.say("");
     });
   form.addEventListener("submit", (e) => {

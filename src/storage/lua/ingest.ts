@@ -1,3 +1,4 @@
+import { VISITOR_PLACEHOLDER } from "../buffer";
 import { BUFFER_FIELD, COUNTER_FIELDS } from "../redis-keys";
 import { luaIndexes, luaLocals, luaString, type Slots } from "./contract";
 
@@ -8,6 +9,7 @@ export const INGEST_KEYS = [
   { name: "buffer", as: "string", doc: "the write-ahead buffer stream" },
   { name: "active_sessions", as: "string", doc: "sorted set of active sessions (score: last seen, ms)" },
   { name: "buffer_bytes", as: "string", doc: "the buffer's byte count" },
+  { name: "visitor_salt", as: "string", doc: "the salt of visitor ids for the current UTC day" },
 ] as const satisfies Slots;
 
 /** The ingest script's fixed ARGV, in order; then each event's row as JSON. */
@@ -28,6 +30,8 @@ export const INGEST_ARGV = [
   { name: "n", as: "number", doc: "number of events" },
   { name: "entry_head", as: "string", doc: "the buffer entry's text before its rows (storage/buffer.ts)" },
   { name: "entry_tail", as: "string", doc: "the buffer entry's text after its rows" },
+  { name: "salt_candidate", as: "string", doc: "a fresh random salt, kept if the day has none yet" },
+  { name: "salt_expires_ms", as: "string", doc: "when the day's salt expires: the end of the UTC day (epoch ms)" },
 ] as const satisfies Slots;
 
 /** Positions in one event's own contribution, used when only some events of a batch are new. */
@@ -43,6 +47,7 @@ export const EVENT_TUPLE = [
   "session_id",
   "time_ms",
   "bot",
+  "visitor_key",
 ] as const;
 
 /** Positions in an `ops.i` entry (HINCRBY). */
@@ -76,7 +81,11 @@ if (EVENT_PREFIX.length !== CATEGORY_PREFIX.length) throw new Error("the name pr
  *    fewer than the cap of distinct names (categories), counted in the hour hash's `#e` (`#c`)
  *    field; otherwise it is counted under the overflow field `o:e` (`o:c`), in the hour and the
  *    minute hash alike, so each name is either counted by name for the whole hour or not at all;
- * 7. the new events' rows appended to the buffer stream as one entry (XADD), its bytes added to
+ * 7. visitor ids: the day's salt is read, or created from `salt_candidate` (expiring when the
+ *    day ends) if the day has none; each event's `visitor_key` (the worker's hash of site, address
+ *    and User-Agent; "" = no visitor) salted and hashed gives its visitor id (SHA1, first 16 hex
+ *    digits), written into the row in place of VISITOR_PLACEHOLDER. The salt never leaves Redis;
+ * 8. the new events' rows appended to the buffer stream as one entry (XADD), its bytes added to
  *    the buffer's byte count.
  *
  * KEYS: the fixed keys of INGEST_KEYS (named below), then one dedupe key per event, then the
@@ -87,8 +96,10 @@ if (EVENT_PREFIX.length !== CATEGORY_PREFIX.length) throw new Error("the name pr
  *             "p": [[key, member, …], …]  PFADD
  *             "z": [score, member, …]     ZADD on `active_sessions`
  *             "t": [OP_TTL tuple, …] }    EXPIRE
- *       `events`: one EVENT tuple per event (key indexes; 0 = none; "" = no user/session; bot 1/0).
- * Returns {status, value, count}: {"ok", entryId, newEvents} | {"duplicate", "", "0"} |
+ *       `events`: one EVENT tuple per event (key indexes; 0 = none; "" = no user/session/visitor; bot 1/0).
+ *       Each row's JSON ends with VISITOR_PLACEHOLDER.
+ * Returns {status, value, count[, visitors]}: {"ok", entryId, newEvents, visitorIds} (a JSON array:
+ *         the id of every event in order, "" for none) | {"duplicate", "", "0"} |
  *         {"rate_limited", secondsUntilReset, "client" | "key"} | {"backpressure", bufferLength, "0"} |
  *         {"invalid", decoderMessage, "0"}.
  *
@@ -103,6 +114,7 @@ local FIXED_KEYS, FIXED_ARGV = ${INGEST_KEYS.length}, ${INGEST_ARGV.length}
 ${luaIndexes("EVENT", EVENT_TUPLE)}
 ${luaIndexes("OP_INCR", OP_INCR_TUPLE)}
 ${luaIndexes("OP_TTL", OP_TTL_TUPLE)}
+local VISITOR_PLACEHOLDER, PLACEHOLDER_LENGTH = ${luaString(VISITOR_PLACEHOLDER)}, ${VISITOR_PLACEHOLDER.length}
 local TOTAL, BOTS, BUFFER_FIELD = ${luaString(COUNTER_FIELDS.total)}, ${luaString(COUNTER_FIELDS.bots)}, ${luaString(BUFFER_FIELD)}
 local EVENT_PREFIX, CATEGORY_PREFIX, PREFIX_LENGTH = ${luaString(EVENT_PREFIX)}, ${luaString(CATEGORY_PREFIX)}, ${EVENT_PREFIX.length}
 local DISTINCT = {[EVENT_PREFIX] = ${luaString(COUNTER_FIELDS.distinctEvents)}, [CATEGORY_PREFIX] = ${luaString(COUNTER_FIELDS.distinctCategories)}}
@@ -227,10 +239,32 @@ for _, op in ipairs(ops.t) do
   redis.call('EXPIRE', KEYS[op[OP_TTL.key]], op[OP_TTL.seconds])
 end
 
+local visitors, known, salt = {}, {[''] = ''}, nil
+for i = 1, n do
+  local key = events[i][EVENT.visitor_key]
+  if known[key] == nil then
+    if salt == nil then
+      salt = redis.call('GET', visitor_salt)
+      if not salt then
+        salt = salt_candidate
+        redis.call('SET', visitor_salt, salt, 'PXAT', salt_expires_ms)
+      end
+    end
+    known[key] = string.sub(redis.sha1hex(salt .. key), 1, 16)
+  end
+  visitors[i] = known[key]
+end
+
 local rows = {}
-for _, i in ipairs(fresh) do rows[#rows + 1] = ARGV[FIXED_ARGV + i] end
+for _, i in ipairs(fresh) do
+  local row = ARGV[FIXED_ARGV + i]
+  if visitors[i] ~= '' and string.sub(row, -PLACEHOLDER_LENGTH) == VISITOR_PLACEHOLDER then
+    row = string.sub(row, 1, -PLACEHOLDER_LENGTH - 1) .. ',"visitor_id":"' .. visitors[i] .. '"}'
+  end
+  rows[#rows + 1] = row
+end
 local payload = entry_head .. table.concat(rows, ',') .. entry_tail
 local id = redis.call('XADD', buffer, '*', BUFFER_FIELD, payload)
 redis.call('INCRBY', buffer_bytes, string.len(payload))
-return {'ok', id, tostring(#fresh)}
+return {'ok', id, tostring(#fresh), cjson.encode(visitors)}
 `;

@@ -1,0 +1,157 @@
+/**
+ * The breakdown dimensions of an event, derived at ingest from what the worker already has: the
+ * scrubbed page URL and referrer, the User-Agent and Cloudflare's country. Pure, and cheap on the
+ * hot path: a batch usually carries one User-Agent and a handful of URLs, so each is parsed once
+ * per batch (the caller passes the caches).
+ */
+import Bowser from "bowser";
+import { parsePageUrl } from "./url-scrub";
+
+/** The dimension columns of a raw row (`analytics_events_ts`); null where the event does not tell. */
+export interface EventDimensions {
+  /** ISO 3166-1 alpha-2 country of the client (`request.cf.country`), e.g. `DE`. */
+  country: string | null;
+  /** `desktop`, `mobile`, `tablet`, `tv` or `bot`, from the User-Agent. */
+  device_class: string | null;
+  /** Browser name from the User-Agent, e.g. `Chrome`. */
+  browser: string | null;
+  /** Operating system name from the User-Agent, e.g. `macOS`. */
+  os: string | null;
+  /** Path of the scrubbed page URL, without query string, e.g. `/pricing`. */
+  page_path: string | null;
+  /** Lower-case host of the page URL, e.g. `shop.example`. */
+  page_host: string | null;
+  /** Host of the referrer; null for none and for a link from the same host (internal navigation). */
+  referrer_host: string | null;
+  utm_source: string | null;
+  utm_medium: string | null;
+  utm_campaign: string | null;
+}
+
+/** The names a breakdown can group by (columns of the raw table and keys of the daily rollup). */
+export const DIMENSIONS = [
+  "page_path",
+  "page_host",
+  "referrer_host",
+  "utm_source",
+  "utm_medium",
+  "utm_campaign",
+  "country",
+  "device_class",
+  "browser",
+  "os",
+] as const satisfies readonly (keyof EventDimensions)[];
+export type Dimension = (typeof DIMENSIONS)[number];
+
+/** What the User-Agent tells; parsed once per distinct User-Agent of a batch. */
+export interface AgentDimensions {
+  device_class: string | null;
+  browser: string | null;
+  os: string | null;
+}
+
+/** What a URL tells; parsed once per distinct URL of a batch. */
+interface UrlParts {
+  host: string | null;
+  path: string | null;
+  utm_source: string | null;
+  utm_medium: string | null;
+  utm_campaign: string | null;
+}
+
+/** Per-batch caches (a batch repeats the same User-Agent and URLs). */
+export interface DimensionCaches {
+  agents: Map<string, AgentDimensions>;
+  urls: Map<string, UrlParts>;
+}
+
+export const newDimensionCaches = (): DimensionCaches => ({ agents: new Map(), urls: new Map() });
+
+/** Longest value kept for a dimension: they are grouping keys, not payload. */
+export const MAX_DIMENSION_LENGTH = 512;
+/** Two letters or digits: Cloudflare's codes also include `XX` (unknown) and `T1` (Tor). */
+const COUNTRY = /^[A-Z0-9]{2}$/;
+const NO_AGENT: AgentDimensions = Object.freeze({ device_class: null, browser: null, os: null });
+const NO_URL: UrlParts = Object.freeze({ host: null, path: null, utm_source: null, utm_medium: null, utm_campaign: null });
+
+const clip = (value: string | null | undefined): string | null => {
+  if (value == null || value === "") return null;
+  return value.length > MAX_DIMENSION_LENGTH ? value.slice(0, MAX_DIMENSION_LENGTH) : value;
+};
+
+/**
+ * Device class, browser and OS of a User-Agent (bowser, MIT). Unknown parts are null.
+ * @example parseAgent("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) … Safari/604.1")
+ * // → { device_class: "mobile", browser: "Safari", os: "iOS" }
+ */
+export function parseAgent(userAgent: string): AgentDimensions {
+  let parsed: Bowser.Parser.ParsedResult;
+  try {
+    parsed = Bowser.parse(userAgent);
+  } catch {
+    return NO_AGENT;
+  }
+  return {
+    device_class: clip(parsed.platform.type),
+    browser: clip(parsed.browser.name),
+    os: clip(parsed.os.name),
+  };
+}
+
+function parseUrl(raw: string): UrlParts {
+  const parsed = parsePageUrl(raw);
+  if (parsed === null) return NO_URL;
+  const { url, relative } = parsed;
+  const params = url.search.length > 1 ? url.searchParams : null;
+  const hierarchical = url.protocol === "http:" || url.protocol === "https:";
+  return {
+    // `android-app://com.example` is a real referrer; its "host" is the app id.
+    host: relative ? null : clip(url.hostname.toLowerCase()),
+    path: hierarchical ? clip(url.pathname) : null,
+    utm_source: clip(params?.get("utm_source")),
+    utm_medium: clip(params?.get("utm_medium")),
+    utm_campaign: clip(params?.get("utm_campaign")),
+  };
+}
+
+function cached<T>(cache: Map<string, T>, key: string, compute: (key: string) => T): T {
+  let value = cache.get(key);
+  if (value === undefined) {
+    value = compute(key);
+    cache.set(key, value);
+  }
+  return value;
+}
+
+/**
+ * The dimensions of one event. `pageUrl` and `referrer` are the scrubbed values that are stored
+ * (what scrubbing removed is not recovered here: campaign parameters survive only if the operator
+ * keeps them, as they do by default). Campaign parameters come from the page URL, as trackers put
+ * them there.
+ *
+ * @example
+ * deriveDimensions({ pageUrl: "https://shop.example/p?utm_source=mail", referrer: "https://www.google.com/",
+ *   userAgent: null, country: "DE" }, newDimensionCaches())
+ * // → { country: "DE", page_host: "shop.example", page_path: "/p", referrer_host: "www.google.com", utm_source: "mail", … }
+ */
+export function deriveDimensions(
+  input: { pageUrl: string | null; referrer: string | null; userAgent: string | null; country: string | null },
+  caches: DimensionCaches,
+): EventDimensions {
+  const page = input.pageUrl === null ? NO_URL : cached(caches.urls, input.pageUrl, parseUrl);
+  const from = input.referrer === null ? NO_URL : cached(caches.urls, input.referrer, parseUrl);
+  const agent = input.userAgent === null ? NO_AGENT : cached(caches.agents, input.userAgent, parseAgent);
+  const country = input.country?.toUpperCase() ?? null;
+  return {
+    country: country !== null && COUNTRY.test(country) ? country : null,
+    device_class: agent.device_class,
+    browser: agent.browser,
+    os: agent.os,
+    page_path: page.path,
+    page_host: page.host,
+    referrer_host: from.host !== null && from.host !== page.host ? from.host : null,
+    utm_source: page.utm_source,
+    utm_medium: page.utm_medium,
+    utm_campaign: page.utm_campaign,
+  };
+}

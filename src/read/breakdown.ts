@@ -1,0 +1,180 @@
+/**
+ * GET /breakdown: events, visitors and users per value of one dimension (page, referrer, campaign,
+ * country, device, browser, OS, or any event property) over whole UTC days, ranked, in one
+ * statement: the daily dimension rollup for closed days plus raw rows for the rest, or raw rows
+ * alone for a property.
+ */
+import { DIMENSIONS, type Dimension } from "../domain/dimensions";
+import { MAX_KEY_LENGTH } from "../domain/limits";
+import { DAY_MS } from "../time";
+import { z } from "../zod";
+import { BUCKET_ORIGIN, type SqlStatement } from "../storage/sql";
+import { cacheControl } from "./cache";
+import { readEndpoint } from "./endpoint";
+import { count, intParam, isoTime, nameParam } from "./fields";
+import { FROM_HELP, TO_HELP, rangeOrThrow, timeParam, type RangeRule } from "./range";
+import { WIDTH, bounds, dirty, num, type DriverRow, type OrNull, type ReadDatabase } from "./sql";
+import { RAW_RANGE_CAP_MS } from "./series";
+
+/** A dimension from the daily rollup: whole days, at most 5 years (its retention), default 30 days. */
+export const BREAKDOWN_RANGE: RangeRule = { widthMs: DAY_MS, defaultSpanMs: 30 * DAY_MS, maxSpanMs: 1_827 * DAY_MS, capLabel: "breakdown" };
+/** A property is read from raw rows: the raw-read cap. */
+export const PROPERTY_BREAKDOWN_RANGE: RangeRule = { ...BREAKDOWN_RANGE, maxSpanMs: RAW_RANGE_CAP_MS, capLabel: "breakdown by property (raw rows)" };
+
+const PROPERTY_PREFIX = "property:";
+/** A property key: the rules of a name parameter (non-empty, no control characters, bounded). */
+const propertyKey = nameParam("A top-level key of `properties`.").max(MAX_KEY_LENGTH);
+
+/** `page_path`, … or `{ property: "plan" }` for `property:plan`. */
+export type BreakdownBy = Dimension | { property: string };
+
+const DIMENSION_HELP = `One of ${DIMENSIONS.map((d) => `\`${d}\``).join(", ")}, or \`property:<key>\` for a top-level event property (range ≤ 7 days, read from raw rows).`;
+
+const dimensionParam = z
+  .string({ error: "is required" })
+  .transform((value, ctx): BreakdownBy => {
+    if ((DIMENSIONS as readonly string[]).includes(value)) return value as Dimension;
+    if (value.startsWith(PROPERTY_PREFIX)) {
+      const key = value.slice(PROPERTY_PREFIX.length);
+      if (propertyKey.safeParse(key).success) return { property: key };
+      ctx.addIssue({ code: "custom", message: `property:<key> needs a key of 1 to ${MAX_KEY_LENGTH} printable characters` });
+      return z.NEVER;
+    }
+    ctx.addIssue({ code: "custom", message: `must be one of ${DIMENSIONS.join(", ")} or property:<key>` });
+    return z.NEVER;
+  })
+  .describe(DIMENSION_HELP);
+
+export const BreakdownQuerySchema = z.strictObject({
+  dimension: dimensionParam,
+  event_name: nameParam("Only events of this name (e.g. `page_view`). Default: every event.").optional(),
+  from: timeParam(`${FROM_HELP.replace("the bucket boundary", "midnight UTC")} Default span: 30 days.`),
+  to: timeParam(TO_HELP.replace("the bucket boundary", "midnight UTC").replace("bucket", "day")),
+  limit: intParam(1, 1000, "How many values, most events first.").default(10),
+});
+export type BreakdownQuery = z.output<typeof BreakdownQuerySchema>;
+
+export const BreakdownRowSchema = z
+  .object({
+    value: z.string().nullable().describe("The dimension's value; null for events without one (no referrer, no country, …)."),
+    events: count("Events with this value."),
+    visitors: count(
+      "Sum over the days of each day's distinct anonymous visitors (a visitor id lives one UTC day, so a visitor active on k days counts k times; as Plausible reports multi-day ranges).",
+    ),
+    users: count("Sum over the days of each day's distinct user_id values (0 when the events carry none)."),
+  })
+  .meta({ id: "BreakdownRow" });
+export type BreakdownRow = z.output<typeof BreakdownRowSchema>;
+
+export const BreakdownResponseSchema = z
+  .object({
+    dimension: z.string().describe("As asked, e.g. `page_path` or `property:plan`."),
+    event_name: z.string().nullable(),
+    from: isoTime("Aligned start (midnight), inclusive"),
+    to: isoTime("Aligned end (midnight), exclusive"),
+    complete: z.boolean().describe("Every day of the range is closed and clean."),
+    truncated: z.boolean().describe("More values exist than `limit`."),
+    rows: z.array(BreakdownRowSchema).describe("Most events first, then by value (byte order), null last."),
+  })
+  .meta({ id: "BreakdownResponse" });
+export type BreakdownResponse = z.output<typeof BreakdownResponseSchema>;
+
+type BreakdownSqlRow = { clean: boolean } & OrNull<DriverRow<BreakdownRow>>;
+
+/**
+ * Where `bounds` finds the newest day the rollup holds: a day with events has rows for every
+ * dimension with event_name '' (all events), and this reads the newest of them from the end of one
+ * primary-key range instead of scanning the table.
+ */
+const NEWEST_ROLLED_UP_DAY = `analytics_daily_dimensions WHERE dimension = 'page_host' AND event_name = ''`;
+
+/**
+ * The `limit + 1` values of `by` with the most events over the days of [from, to), optionally for
+ * one event name. Visitors and users are summed from each day's distinct counts.
+ * - A dimension: closed days from `analytics_daily_dimensions` (the rows for one event name, or
+ *   event_name = '' for all), the open day, days the cron has not rolled up yet (the raw horizon,
+ *   see src/read/sql.ts) from raw rows; dirty days keep the rollup's value and make it not `clean`.
+ * - A property (`properties ->> key`, JSON text of the value): raw rows only; the caller caps the range.
+ * Always at least one row (`clean` on each; `value` etc. null in the single row of an empty answer).
+ */
+export function breakdown(by: BreakdownBy, from: Date, to: Date, eventName: string | null, limit: number): SqlStatement {
+  const w = WIDTH.day;
+  const values: unknown[] = [from.toISOString(), to.toISOString(), eventName, limit];
+  let value: string;
+  let rollup = "";
+  if (typeof by === "string") {
+    // `by` is one of DIMENSIONS (checked by the schema): a column name, never user text.
+    value = `e.${by}`;
+    values.push(by);
+    rollup = `SELECT nullif(r.value, '') AS value, r.event_count AS events, r.unique_visitors AS visitors, r.unique_users AS users
+  FROM analytics_daily_dimensions r, b
+  WHERE r.dimension = $5::text AND r.event_name = coalesce($3::text, '')
+    AND r.bucket >= b.from_ts AND r.bucket < least(b.to_ts, b.raw_from)
+  UNION ALL
+  `;
+  } else {
+    value = `e.properties ->> $5::text`;
+    values.push(by.property);
+  }
+  const rawFrom = typeof by === "string" ? "greatest(b.from_ts, b.raw_from)" : "b.from_ts";
+  return {
+    text: `WITH ${bounds(w, NEWEST_ROLLED_UP_DAY)}, ${dirty("day")}, days AS (
+  ${rollup}SELECT ${value} AS value, count(*) AS events, count(DISTINCT e.visitor_id) AS visitors, count(DISTINCT e.user_id) AS users
+  FROM analytics_events_ts e, b
+  WHERE ($3::text IS NULL OR e.event_name = $3::text) AND e.time >= ${rawFrom} AND e.time < b.to_ts
+  GROUP BY date_bin(${w}, e.time, ${BUCKET_ORIGIN}), ${value}
+), top AS (
+  SELECT value, sum(events)::bigint AS events, sum(visitors)::bigint AS visitors, sum(users)::bigint AS users
+  FROM days GROUP BY value
+  ORDER BY sum(events) DESC, value COLLATE "C" NULLS LAST
+  LIMIT $4::integer + 1
+)
+SELECT (b.to_ts <= b.open_bucket AND NOT EXISTS (SELECT 1 FROM dirty)) AS clean,
+  t.value, t.events, t.visitors, t.users
+FROM b LEFT JOIN top t ON true
+ORDER BY t.events DESC, t.value COLLATE "C" NULLS LAST`,
+    values,
+  };
+}
+
+/** The `limit` values of `by` with the most events over [from, to); `clean` as in `readSummary`. */
+export async function readBreakdown(
+  db: ReadDatabase,
+  by: BreakdownBy,
+  range: { from: Date; to: Date },
+  eventName: string | null,
+  limit: number,
+): Promise<{ clean: boolean; truncated: boolean; rows: BreakdownRow[] }> {
+  const result = await db.rows<BreakdownSqlRow>(breakdown(by, range.from, range.to, eventName, limit));
+  // The single row of an empty answer has no events (a real value has at least one).
+  const rows = result
+    .filter((r) => r.events !== null)
+    .map((r) => ({ value: r.value, events: num(r.events), visitors: num(r.visitors), users: num(r.users) }));
+  return { clean: result[0]?.clean === true, truncated: rows.length > limit, rows: rows.slice(0, limit) };
+}
+
+export const breakdownEndpoint = readEndpoint({
+  path: "/breakdown",
+  summary: "Events, visitors and users per page, referrer, campaign, country, device, browser, OS or property value",
+  description:
+    "Ranked values of one dimension over whole UTC days (default the last 30 days, ≤ 5 years), from the daily dimension rollup with today from raw rows; `property:<key>` reads raw rows (≤ 7 days). Visitors are counted per day without cookies (a daily-salted hash of site, address and User-Agent) and summed over the days of the range.",
+  query: BreakdownQuerySchema,
+  ok: { description: "Most events first.", schema: BreakdownResponseSchema, cached: true },
+  async handle(query, stores, now) {
+    const property = typeof query.dimension !== "string";
+    const range = rangeOrThrow(query, property ? PROPERTY_BREAKDOWN_RANGE : BREAKDOWN_RANGE, now);
+    const result = await readBreakdown(stores.postgres, query.dimension, range, query.event_name ?? null, query.limit);
+    return {
+      cacheControl: cacheControl(result.clean, range, now),
+      body: {
+        dimension: typeof query.dimension === "string" ? query.dimension : `${PROPERTY_PREFIX}${query.dimension.property}`,
+        event_name: query.event_name ?? null,
+        from: range.from.toISOString(),
+        to: range.to.toISOString(),
+        complete: result.clean,
+        truncated: result.truncated,
+        rows: result.rows,
+      },
+    };
+  },
+});
