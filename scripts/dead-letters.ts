@@ -14,7 +14,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { neon, neonConfig } from "@neondatabase/serverless";
+import { neonHttpSql } from "../src/storage/clients";
 import { Redis } from "@upstash/redis/cloudflare";
 import { DeadLetters, type DeadLetterView } from "../src/storage/dead-letters";
 import { PostgresStore } from "../src/storage/postgres-store";
@@ -59,10 +59,9 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.en
     console.error(`dead-letters: set ${missing.join(", ")} (or run it while \`npm run dev\` runs)`);
     return 2;
   }
-  if (values.NEON_FETCH_ENDPOINT) neonConfig.fetchEndpoint = values.NEON_FETCH_ENDPOINT;
   const redis = new Redis({ url: values.UPSTASH_REDIS_REST_URL!, token: values.UPSTASH_REDIS_REST_TOKEN!, enableTelemetry: false });
   const prefix = values.REDIS_KEY_PREFIX ?? "ea:";
-  const admin = new DeadLetters(redis, prefix, new PostgresStore(neon(values.DATABASE_URL!)));
+  const admin = new DeadLetters(redis, prefix, new PostgresStore(neonHttpSql(values.DATABASE_URL!, values.NEON_FETCH_ENDPOINT)));
 
   if (command === "list") {
     const limitAt = rest.indexOf("--limit");

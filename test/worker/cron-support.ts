@@ -10,7 +10,7 @@ import worker from "../../src/index";
 import type { EventRow } from "../../src/domain/event";
 import { bufferPayload } from "../../src/storage/buffer";
 import { COUNTER_FIELDS, hourId, redisKeys } from "../../src/storage/redis-keys";
-import { testRedis, testSql } from "./support";
+import { testRedis, testSql, tierEnv } from "./support";
 
 export type TierName = "postgres" | "timescale" | "timescale-apache";
 export const TIER_NAMES: TierName[] = ["postgres", "timescale", "timescale-apache"];
@@ -20,7 +20,7 @@ export const DAY = 24 * HOUR;
 
 /** The Worker's env pointed at one tier's database and a private Redis key prefix. */
 export function cronEnv(tier: TierName, prefix: string): Env {
-  return { ...env, DATABASE_URL: inject("stack").databaseUrls[tier], REDIS_KEY_PREFIX: prefix } as Env;
+  return tierEnv(tier, { REDIS_KEY_PREFIX: prefix });
 }
 
 export function sqlFor(tier: TierName) {
