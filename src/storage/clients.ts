@@ -118,30 +118,15 @@ export class HyperdriveSql implements Sql {
     client.on("error", () => undefined);
     try {
       await client.connect();
-    } catch (error) {
-      // A connection that failed may never acknowledge a Terminate message: not awaited.
-      client.end().catch(() => undefined);
-      throw new PostgresTcpError(error);
-    }
-    try {
       return await run(client);
     } catch (error) {
       throw new PostgresTcpError(error);
     } finally {
-      await closeClient(client);
+      // Terminate is written at once; waiting for the socket to close would add a round trip to
+      // every statement, and the runtime closes what is left when the invocation ends.
+      client.end().catch(() => undefined);
     }
   }
-}
-
-/** How long closing a client may take before the request goes on without waiting for it. */
-const CLOSE_TIMEOUT_MS = 1_000;
-
-/** Ends the session (Terminate) and waits for the socket to close, at most CLOSE_TIMEOUT_MS. */
-async function closeClient(client: Client): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)));
-  await Promise.race([client.end().catch(() => undefined), timeout]);
-  clearTimeout(timer);
 }
 
 /** A statement not sent yet: sent when first awaited, or handed whole to `transaction`. */
