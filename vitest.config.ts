@@ -1,11 +1,86 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
-import { defineConfig } from "vitest/config";
+import { fileURLToPath } from "node:url";
+import { buildSync } from "esbuild";
+import { defineConfig, type TestProjectConfiguration } from "vitest/config";
 
 /**
- * Two projects: `workerd` runs the Worker and its unit tests inside the real runtime (through
- * @cloudflare/vitest-pool-workers and the real wrangler.toml); `node` runs the local bridges,
- * migrations and other Node-side tests. test/support/global-setup.ts starts the real local stack
- * (private redis-server, fresh PostgreSQL database, both bridges) once per run.
+ * pg bundled once for the workerd projects, as wrangler bundles it for the Worker: the pool loads
+ * pg's CommonJS files one by one and cannot `require` the ES module it resolves pg-protocol to
+ * (brianc/node-postgres#3700). Node built-ins stay imports (nodejs_compat provides them).
+ */
+const PG_FOR_WORKERD = fileURLToPath(new URL("./node_modules/.cache/pg-workerd.mjs", import.meta.url));
+buildSync({
+  stdin: { contents: `import pg from "pg"; export const Client = pg.Client; export default pg;`, resolveDir: process.cwd() },
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  conditions: ["workerd", "worker"],
+  external: ["cloudflare:*", "pg-native"],
+  outfile: PG_FOR_WORKERD,
+  logLevel: "error",
+});
+
+/**
+ * The workerd suite once per path to PostgreSQL (DB_DRIVER): `workerd` through Neon's HTTP driver
+ * and the Neon bridge, `workerd-hyperdrive` through Hyperdrive bindings (miniflare's local
+ * Hyperdrive proxy) and node-postgres, straight to the same databases behind counting relays —
+ * one binding per tier, HYPERDRIVE being the `postgres` tier's.
+ */
+function workerdProject(driver: "neon-http" | "hyperdrive"): TestProjectConfiguration {
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => {
+        const stack = inject("stack");
+        return {
+          wrangler: { configPath: "./wrangler.toml" },
+          miniflare: {
+            bindings: {
+              UPSTASH_REDIS_REST_URL: stack.upstashUrl,
+              UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
+              DATABASE_URL: stack.databaseUrl,
+              NEON_FETCH_ENDPOINT: stack.neonEndpoint,
+              WRITE_KEYS: "test-write-key,second-test-key",
+              READ_TOKEN: "test-read-token-0123456789",
+              REDIS_KEY_PREFIX: "test:",
+              TEST_CONTROL_URL: stack.controlUrl,
+              DB_DRIVER: driver,
+            },
+            ...(driver === "hyperdrive"
+              ? {
+                  hyperdrives: {
+                    HYPERDRIVE: stack.hyperdriveUrls.postgres,
+                    HYPERDRIVE_TIMESCALE: stack.hyperdriveUrls.timescale,
+                    HYPERDRIVE_TIMESCALE_APACHE: stack.hyperdriveUrls["timescale-apache"],
+                    HYPERDRIVE_CRASHABLE: stack.crashableUrl,
+                  },
+                }
+              : {}),
+          },
+        };
+      }),
+    ],
+    resolve: { alias: { pg: PG_FOR_WORKERD } },
+    test: {
+      name: driver === "neon-http" ? "workerd" : "workerd-hyperdrive",
+      // The Worker's own unit tests do not depend on the path: once is enough. What only the
+      // Hyperdrive path has (parity with the HTTP driver, its failures) runs in its project only.
+      include: driver === "neon-http" ? ["src/**/*.test.ts", "test/worker/**/*.test.ts"] : ["test/worker/**/*.test.ts"],
+      exclude: driver === "neon-http" ? ["test/worker/hyperdrive-*.test.ts", "**/node_modules/**"] : ["**/node_modules/**"],
+      testTimeout: 30_000,
+      // Tests stop and start the shared local servers: one file at a time, and one path after
+      // the other (both use the same databases and Redis keys).
+      fileParallelism: false,
+      sequence: { groupOrder: driver === "neon-http" ? 0 : 1 },
+    },
+  };
+}
+
+/**
+ * Three projects: `workerd` and `workerd-hyperdrive` run the Worker and its tests inside the real
+ * runtime (through @cloudflare/vitest-pool-workers and the real wrangler.toml), once per path to
+ * PostgreSQL; `node` runs the local bridges, migrations and other Node-side tests.
+ * test/support/global-setup.ts starts the real local stack (private redis-server, fresh PostgreSQL
+ * database, both bridges, the relays) once per run.
  */
 export default defineConfig({
   test: {
@@ -20,35 +95,8 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
-      {
-        plugins: [
-          cloudflareTest(({ inject }) => {
-            const stack = inject("stack");
-            return {
-              wrangler: { configPath: "./wrangler.toml" },
-              miniflare: {
-                bindings: {
-                  UPSTASH_REDIS_REST_URL: stack.upstashUrl,
-                  UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
-                  DATABASE_URL: stack.databaseUrl,
-                  NEON_FETCH_ENDPOINT: stack.neonEndpoint,
-                  WRITE_KEYS: "test-write-key,second-test-key",
-                  READ_TOKEN: "test-read-token-0123456789",
-                  REDIS_KEY_PREFIX: "test:",
-                  TEST_CONTROL_URL: stack.controlUrl,
-                },
-              },
-            };
-          }),
-        ],
-        test: {
-          name: "workerd",
-          include: ["src/**/*.test.ts", "test/worker/**/*.test.ts"],
-          testTimeout: 30_000,
-          // Tests stop and start the shared local servers: one file at a time.
-          fileParallelism: false,
-        },
-      },
+      workerdProject("neon-http"),
+      workerdProject("hyperdrive"),
     ],
   },
 });

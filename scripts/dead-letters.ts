@@ -12,7 +12,7 @@
  * host), optional NEON_FETCH_ENDPOINT and REDIS_KEY_PREFIX (default `ea:`). Without them, the
  * local stack of a running `npm run dev` is used (it writes them to `.dev-stack/dev.json`).
  */
-import { neon, neonConfig } from "@neondatabase/serverless";
+import { neonHttpSql } from "../src/storage/clients";
 import { Redis } from "@upstash/redis/cloudflare";
 import { DeadLetters, type DeadLetterView } from "../src/storage/dead-letters";
 import { PostgresStore } from "../src/storage/postgres-store";
@@ -54,10 +54,9 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.en
     console.error(`dead-letters: set ${missing.join(", ")} (or run it while \`npm run dev\` runs)`);
     return 2;
   }
-  if (values.NEON_FETCH_ENDPOINT) neonConfig.fetchEndpoint = values.NEON_FETCH_ENDPOINT;
   const redis = new Redis({ url: values.UPSTASH_REDIS_REST_URL!, token: values.UPSTASH_REDIS_REST_TOKEN!, enableTelemetry: false });
   const prefix = values.REDIS_KEY_PREFIX ?? "ea:";
-  const admin = new DeadLetters(redis, prefix, new PostgresStore(neon(values.DATABASE_URL!)));
+  const admin = new DeadLetters(redis, prefix, new PostgresStore(neonHttpSql(values.DATABASE_URL!, values.NEON_FETCH_ENDPOINT)));
 
   if (command === "list") {
     const limitAt = rest.indexOf("--limit");

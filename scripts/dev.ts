@@ -12,6 +12,10 @@
  *   `npm run cron -- drain|hourly|daily` fires one now (scripts/cron.ts, through .dev-stack/dev.json).
  * Ctrl-C (or SIGTERM) stops everything it started, workerd included.
  *
+ * `npm run dev -- --hyperdrive`: the Worker on the Hyperdrive path (`wrangler dev --env
+ * hyperdrive`, node-postgres over a local Hyperdrive binding connected to the same PostgreSQL)
+ * instead of Neon's HTTP driver through the bridge.
+ *
  * Every variable of the Worker's configuration schema (src/config.ts) is taken from the
  * environment or `.dev.vars` (the environment wins), except the three that wire the Worker to the
  * stack's bridges. The stack's own settings: PORT (8787), EMBEDDED_PG_PORT (54329), DATABASE_URL,
@@ -37,6 +41,7 @@ const devVars = readDevVars(resolve(ROOT, ".dev.vars"));
 const setting = (name: string): string | undefined => process.env[name] || devVars[name] || undefined;
 const WORKER_PORT = Number(setting("PORT") ?? DEV_PORT);
 const EMBEDDED_PG_PORT = Number(setting("EMBEDDED_PG_PORT") ?? DEV_EMBEDDED_PG_PORT);
+const HYPERDRIVE = process.argv.slice(2).includes("--hyperdrive");
 
 function log(line: string): void {
   console.log(`[dev] ${line}`);
@@ -86,6 +91,7 @@ async function main(): Promise<void> {
     log,
     warn: (line) => console.error(`[dev] ${line}`),
     signal: abort.signal,
+    hyperdrive: HYPERDRIVE,
   });
   void stack.exited.then((code) => {
     if (!shuttingDown) {
@@ -105,7 +111,7 @@ async function main(): Promise<void> {
   if (database.embedded) log(`                psql ${database.url}`);
   log(`  redis         ${stack.redisUrl}${stack.redis ? "  (append-only file in .dev-stack/redis)" : ""}`);
   log(`  upstash REST  ${stack.upstash.url}  (bridge)`);
-  log(`  neon HTTP     ${stack.neon.url}  (bridge)`);
+  log(`  neon HTTP     ${stack.neon.url}  (bridge${HYPERDRIVE ? "; the worker uses Hyperdrive: --hyperdrive" : ""})`);
   log(`  write key     ${stack.vars.WRITE_KEYS}   read token ${stack.vars.READ_TOKEN}   import key ${stack.vars.IMPORT_KEYS ?? ""}`);
   if (!(stack.vars.WRITE_KEYS ?? "").split(",").some((key) => key.trim() !== "")) {
     console.error("[dev] warning: WRITE_KEYS is empty: every batch answers 503 service_misconfigured until it is set (e.g. WRITE_KEYS=dev-write-key npm run dev).");

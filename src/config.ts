@@ -4,6 +4,9 @@ import { TIER_REQUESTS } from "./storage/tier";
 
 const POSTGRES_URL = /^postgres(ql)?:\/\//;
 
+/** The two paths to PostgreSQL (`DB_DRIVER`; see src/storage/clients.ts). */
+export const DB_DRIVERS = ["neon-http", "hyperdrive"] as const;
+
 /** A comma-separated list in one variable: "a, b,c" → ["a", "b", "c"]. */
 const commaList = z
   .string()
@@ -31,8 +34,19 @@ export const ConfigSchema = z.object({
   UPSTASH_REDIS_REST_URL: z.url({ protocol: /^https?$/ }),
   /** Upstash REST token (a secret). */
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1),
-  /** PostgreSQL connection string used by the Neon serverless driver (a secret). */
-  DATABASE_URL: z.string().regex(POSTGRES_URL, "must start with postgres:// or postgresql://"),
+  /**
+   * Which way the Worker reaches PostgreSQL: `neon-http` (Neon's serverless driver, SQL over
+   * HTTPS; needs DATABASE_URL) or `hyperdrive` (node-postgres over the `HYPERDRIVE` binding, for
+   * any PostgreSQL: Timescale Cloud, self-hosted, Supabase, RDS). See the README's deployment
+   * section.
+   * @default "neon-http"
+   */
+  DB_DRIVER: z.enum(DB_DRIVERS).default("neon-http"),
+  /**
+   * PostgreSQL connection string used by the Neon serverless driver (a secret). Required when
+   * DB_DRIVER is `neon-http`; with `hyperdrive` the binding holds the connection instead.
+   */
+  DATABASE_URL: z.string().regex(POSTGRES_URL, "must start with postgres:// or postgresql://").optional(),
   /**
    * Where the Neon driver sends SQL over HTTP. Only for the local Neon bridge; unset in
    * production, where the driver derives the endpoint from DATABASE_URL's host.
@@ -145,12 +159,33 @@ export const ConfigSchema = z.object({
    * @default "utm_*,ref"
    */
   KEEP_QUERY_PARAMS: commaList.default(["utm_*", "ref"]),
+}).superRefine((config, context) => {
+  // The path's own setting is required; the other path's may be absent. Messages name the
+  // variable, never a value (a connection string carries a password).
+  if (config.DB_DRIVER === "neon-http" && config.DATABASE_URL === undefined) {
+    context.addIssue({ code: "custom", path: ["DATABASE_URL"], message: "required (DB_DRIVER is neon-http)" });
+  }
 });
 
 export type Config = z.output<typeof ConfigSchema> & {
   /** Variables that disable one feature, not the whole Worker (see featureProblems). */
   problems: readonly FeatureProblem[];
+  /** The `HYPERDRIVE` binding when DB_DRIVER is `hyperdrive` (a binding, not a variable). */
+  hyperdrive?: HyperdriveBinding;
 };
+
+/** What the Worker uses of a Hyperdrive binding. */
+export interface HyperdriveBinding {
+  readonly connectionString: string;
+}
+
+/** The `[[hyperdrive]]` binding DB_DRIVER=hyperdrive needs, or a problem naming it (never its value). */
+function hyperdriveBinding(env: object): HyperdriveBinding | string {
+  const binding = (env as { HYPERDRIVE?: { connectionString?: unknown } }).HYPERDRIVE;
+  if (binding === undefined) return "HYPERDRIVE: required (DB_DRIVER is hyperdrive): add a [[hyperdrive]] binding named HYPERDRIVE to wrangler.toml";
+  if (typeof binding?.connectionString !== "string") return "HYPERDRIVE: must be a Hyperdrive binding ([[hyperdrive]] in wrangler.toml), not a variable";
+  return binding as HyperdriveBinding;
+}
 
 /** A variable that turns one feature off until it is fixed. Never carries the variable's value. */
 export interface FeatureProblem {
@@ -209,15 +244,17 @@ export function loadConfig(env: object): Config {
   const cached = cache.get(env);
   if (cached) return cached;
   const parsed = ConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const name = issue.path.join(".") || "(env)";
-      const missing = issue.code === "invalid_type" && issue.input === undefined;
-      return `${name}: ${missing ? "required" : issue.message}`;
-    });
-    throw new ConfigError(problems);
-  }
-  const config: Config = { ...parsed.data, problems: featureProblems(parsed.data) };
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => {
+        const name = issue.path.join(".") || "(env)";
+        const missing = issue.code === "invalid_type" && issue.input === undefined;
+        return `${name}: ${missing ? "required" : issue.message}`;
+      });
+  const hyperdrive = parsed.data?.DB_DRIVER === "hyperdrive" ? hyperdriveBinding(env) : undefined;
+  if (typeof hyperdrive === "string") problems.push(hyperdrive);
+  if (!parsed.success || typeof hyperdrive === "string") throw new ConfigError(problems);
+  const config: Config = { ...parsed.data, problems: featureProblems(parsed.data), ...(hyperdrive ? { hyperdrive } : {}) };
   // Logged once per env (per isolate and deployment): the start-up warning in Workers Logs.
   for (const problem of config.problems) logEvent("warn", "config_problem", { variable: problem.variable, message: problem.message });
   cache.set(env, config);

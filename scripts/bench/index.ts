@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --size smoke|full] [--cpu] [--roundtrips] [--e2e] [--drain] [--queries]
- * [--storage] [--faults] [--flood] [--import]`: the benchmark suite (no part flags = every part). Benchmarks are not
+ * [--storage] [--faults] [--flood] [--import] [--paths]`: the benchmark suite (no part flags = every part). Benchmarks are not
  * tests: nothing here fails on a time. A part whose dependency is missing reports
  * "skipped: <why>"; a part that breaks reports "error: <why>" and the run goes on (exit code 1
  * only when a part errored, so CI's smoke run proves the suite still works).
@@ -16,7 +16,7 @@ import { appendResults, collectContext, markdown, writeLatest, type PartResult, 
 import { startBenchStack, type BenchStack } from "./stack";
 import { log, runCleanups } from "./util";
 
-const PARTS = ["cpu", "roundtrips", "e2e", "drain", "queries", "storage", "faults", "flood", "import"] as const;
+const PARTS = ["cpu", "roundtrips", "e2e", "drain", "queries", "storage", "faults", "flood", "import", "paths"] as const;
 type Part = (typeof PARTS)[number];
 
 const USAGE = `usage: npm run bench -- [--size smoke|full] [${PARTS.map((p) => `--${p}`).join("] [")}]
@@ -65,6 +65,8 @@ async function runPart(part: Part, size: Size, stacks: StackPool): Promise<Omit<
       return (await import("./flood")).runFlood(size);
     case "import":
       return (await import("./import")).runImport(size);
+    case "paths":
+      return (await import("./paths")).runPaths(size);
   }
 }
 
@@ -78,6 +80,7 @@ const TITLES: Record<Part, string> = {
   faults: "Fault run",
   flood: "Flood of random names",
   import: "File import",
+  paths: "Neon HTTP vs Hyperdrive",
 };
 
 async function main(): Promise<number> {

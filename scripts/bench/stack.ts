@@ -157,6 +157,8 @@ export async function startBenchStack(options: {
   adminUrl?: string;
   redisUrl?: string;
   vars?: Record<string, string>;
+  /** The Worker on the Hyperdrive path (`wrangler dev --env hyperdrive`) instead of Neon's HTTP driver. */
+  hyperdrive?: boolean;
 }): Promise<BenchStack> {
   const db = await createBenchDatabase(options.label, options.adminUrl ?? ADMIN_URL);
   const prefix = `bench:${options.label}:`;
@@ -168,6 +170,7 @@ export async function startBenchStack(options: {
     crons: false,
     warn: (line) => log(`dev-stack: ${line}`),
     startTimeoutMs: 120_000,
+    hyperdrive: options.hyperdrive ?? false,
     vars: {
       WRITE_KEYS: BENCH_WRITE_KEY,
       INGEST_MODE: options.mode,

@@ -96,6 +96,13 @@ export interface DevStackOptions {
   signal?: AbortSignal;
   /** How long `wrangler dev` may take to answer /health. @default 90000 */
   startTimeoutMs?: number;
+  /**
+   * Run the Worker on the Hyperdrive path (`wrangler dev --env hyperdrive`): its HYPERDRIVE binding
+   * connects to the stack's PostgreSQL (through
+   * CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE) instead of the Neon bridge.
+   * @default false
+   */
+  hyperdrive?: boolean;
 }
 
 /** The Neon bridge, which can be stopped (PostgreSQL unreachable for the Worker) and started again on the same port. */
@@ -310,7 +317,8 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     for (let attempt = 1; ; attempt++) {
       port = fixedPort ?? (await pickPort());
       const inspectorPort = options.inspectorPort ?? (options.lock ? undefined : await pickPort());
-      const wrangler = startWrangler(port, inspectorPort, vars, quiet);
+      const hyperdrive = options.hyperdrive ? localHyperdriveUrl(databaseUrl) : undefined;
+      const wrangler = startWrangler(port, inspectorPort, vars, quiet, hyperdrive);
       cleanups.push(wrangler.stop);
       try {
         await waitForWorker(`http://127.0.0.1:${port}`, wrangler, options.startTimeoutMs ?? 90_000, checkAborted);
@@ -452,13 +460,25 @@ for (const name of Object.keys(QUIET_WRANGLER)) {
   if (own !== undefined) QUIET_WRANGLER[name] = own;
 }
 
+/**
+ * The stack's database as wrangler's local Hyperdrive origin. Miniflare insists on a password; a
+ * server that trusts loopback connections never asks for it.
+ */
+function localHyperdriveUrl(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  if (!url.password) url.password = "unused-with-trust";
+  return url.toString();
+}
+
 function startWrangler(
   port: number,
   inspectorPort: number | undefined,
   vars: Record<string, string>,
   quiet: boolean,
+  hyperdriveUrl?: string,
 ): WranglerProcess {
   const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--test-scheduled"];
+  if (hyperdriveUrl) args.push("--env", "hyperdrive");
   if (inspectorPort !== undefined) args.push("--inspector-port", String(inspectorPort));
   // An empty value leaves the variable unset (e.g. READ_TOKEN: "" for a deployment without one).
   for (const [name, value] of Object.entries(vars)) if (value !== "") args.push("--var", `${name}:${value}`);
@@ -470,7 +490,12 @@ function startWrangler(
     cwd: ROOT,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...QUIET_WRANGLER, ...colour },
+    env: {
+      ...process.env,
+      ...QUIET_WRANGLER,
+      ...colour,
+      ...(hyperdriveUrl ? { CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: hyperdriveUrl } : {}),
+    },
   });
   const tail = tailBuffer();
   child.stdout?.on("data", (chunk: Buffer) => {

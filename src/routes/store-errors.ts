@@ -4,14 +4,18 @@ import { ApiError } from "../errors";
 import { errorSummary } from "../error-text";
 import { logEvent } from "../log";
 import { METRICS, isolateLatency } from "../metrics/latency";
+import { isPostgresError } from "../storage/clients";
 
 /** How long a dashboard should wait before asking again after a store was unreachable. */
 const RETRY_AFTER_SECONDS = 10;
 
 /**
  * Which store an error says is unreachable, or null when it is something else (a bug, a SQL error
- * on the data). The Neon driver wraps every failure in NeonDbError; a SQL error carries a SQLSTATE,
- * and only classes 08 (connection) and 57 (shutdown, cancel) mean "down". Otherwise an error whose
+ * on the data). Both PostgreSQL paths wrap every failure (Neon's NeonDbError, the Hyperdrive path's
+ * PostgresTcpError); a SQL error carries a SQLSTATE, and only classes 08 (connection), 53
+ * (insufficient resources: too many connections, out of memory) and 57 (statement timeout 57014,
+ * admin shutdown 57P01, cancel) mean "down"; a failure without one (refused, reset, no answer)
+ * means "down" too. Otherwise an error whose
  * text says the connection failed (fetch failed, network lost, refused, timed out) comes from the
  * Upstash client; a Redis error reply (a bug) does not match and stays a 500.
  */
@@ -20,8 +24,8 @@ export function unreachableStore(error: unknown): "redis" | "postgres" | null {
   const name = (error as { name?: unknown } | null)?.name;
   const code = (error as { code?: unknown } | null)?.code;
   const text = error instanceof Error ? error.message : String(error);
-  if (name === "NeonDbError") {
-    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return /^(08|57)/.test(code) ? "postgres" : null;
+  if (isPostgresError(error)) {
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return /^(08|53|57)/.test(code) ? "postgres" : null;
     return "postgres";
   }
   if (/fetch failed|network|connect|reach|timed? ?out|abort|socket|ECONN/i.test(`${String(name)} ${text}`)) return "redis";

@@ -6,6 +6,8 @@ import { freePort } from "../../scripts/lib/ports";
 import { startPrivateRedis } from "../../scripts/lib/redis-server";
 import { CHROMIUM, ensureProgram } from "../../scripts/lib/system-deps";
 import { startUpstashBridge, type UpstashBridge } from "../../scripts/lib/upstash-bridge";
+import { startPrivatePostgres, type PrivatePostgres } from "../../scripts/lib/private-postgres";
+import { startPgRelay, type PgRelay } from "./pg-relay";
 import { createTestDatabase, ensureTestPostgres, neonConnectionString, pgBackend } from "./postgres";
 import { migrateTimescale, openTimescale } from "./timescale";
 
@@ -29,6 +31,8 @@ export default async function setup(project: TestProject) {
   const cleanup = async () => {
     for (const step of cleanups.splice(0).reverse()) await step().catch((error: unknown) => log(`cleanup: ${String(error)}`));
   };
+  process.on("uncaughtException", ignoreHyperdriveProxySocketErrors);
+  cleanups.push(async () => void process.off("uncaughtException", ignoreHyperdriveProxySocketErrors));
   try {
     cleanups.push(await ensureTestPostgres(log));
     const redis = await startPrivateRedis();
@@ -57,20 +61,56 @@ export default async function setup(project: TestProject) {
     let neon: NeonBridge | undefined = await startNeon();
     cleanups.push(async () => neon?.close());
 
+    // The Hyperdrive path (the workerd-hyperdrive project): miniflare's local Hyperdrive proxy
+    // connects to a counting relay in front of each tier's server (test/support/pg-relay.ts).
+    const relays: Record<TierName, PgRelay> = {
+      postgres: await startPgRelay(hostPort(database.url)),
+      timescale: await startPgRelay(hostPort(timescale.url)),
+      "timescale-apache": await startPgRelay(hostPort(apache.url)),
+    };
+    for (const relay of Object.values(relays)) cleanups.push(() => relay.close());
+    // A PostgreSQL of its own that a test may kill outright (test/worker/hyperdrive-outage.test.ts),
+    // with a password as a hosted one has; started on the first request for it.
+    const crashable = { user: "crash_owner", password: `pw-${crypto.randomUUID()}`, port: await freePort() };
+    let crashServer: PrivatePostgres | undefined;
+    const crashRelay = await startPgRelay({ host: "127.0.0.1", port: crashable.port });
+    cleanups.push(async () => {
+      await crashRelay.close();
+      await crashServer?.stop();
+    });
+    const relayStats = () => {
+      const all = Object.values(relays).map((relay) => relay.stats());
+      return { requests: all.reduce((n, s) => n + s.requests, 0), statements: all.reduce((n, s) => n + s.statements, 0) };
+    };
+
     const control = await startControlServer({
       "POST /redis/stop": () => redis.stop(),
       "POST /redis/start": () => redis.start(),
+      // Both paths lose PostgreSQL together.
       "POST /postgres/stop": async () => {
+        for (const relay of Object.values(relays)) relay.down();
         await neon?.close();
         neon = undefined;
       },
       "POST /postgres/start": async () => {
+        for (const relay of Object.values(relays)) relay.up();
         neon ??= await startNeon();
       },
-      "GET /stats": async () => ({ redis: upstash.stats(), postgres: neon?.stats() ?? null }),
+      "POST /crashable/start": async () => {
+        if (crashServer) return crashServer.restart();
+        crashServer = await startPrivatePostgres(crashable);
+        await migrate({ databaseUrl: crashServer.url, tier: "auto" });
+      },
+      "POST /crashable/kill": async () => crashServer?.kill(),
+      "GET /stats": async () => ({
+        redis: upstash.stats(),
+        postgres: neon?.stats() ?? null,
+        postgresTcp: relayStats(),
+      }),
       "POST /stats/reset": async () => {
         upstash.resetStats();
         neon?.resetStats();
+        for (const relay of Object.values(relays)) relay.resetStats();
       },
     });
     cleanups.push(() => new Promise<void>((resolve) => control.server.close(() => resolve())));
@@ -88,6 +128,12 @@ export default async function setup(project: TestProject) {
         timescale: neonUrl(timescale),
         "timescale-apache": neonUrl(apache),
       },
+      hyperdriveUrls: {
+        postgres: relayUrl(database.url, relays.postgres),
+        timescale: relayUrl(timescale.url, relays.timescale),
+        "timescale-apache": relayUrl(apache.url, relays["timescale-apache"]),
+      },
+      crashableUrl: `postgresql://${crashable.user}:${crashable.password}@127.0.0.1:${crashRelay.port}/postgres`,
       controlUrl: control.url,
       tier,
     });
@@ -104,6 +150,36 @@ function embeddedNeonUrl(socketUrl: string, alias: string): string {
   const url = new URL(neonConnectionString(socketUrl));
   url.pathname = `/${alias}`;
   return url.toString();
+}
+
+/**
+ * Miniflare's local Hyperdrive proxy pipes the Worker's socket to the database's without error
+ * listeners, so a write to a socket the other side has just closed (the Worker ends its client
+ * while the server still answers; a test cuts the database) is an uncaught EPIPE/ECONNRESET that
+ * would end the test process. Production Hyperdrive is no such proxy: those two are ignored,
+ * anything else still ends the process.
+ */
+function ignoreHyperdriveProxySocketErrors(error: Error & { code?: string }): void {
+  if (error.code === "EPIPE" || error.code === "ECONNRESET") return;
+  console.error(error);
+  process.exit(1);
+}
+
+function hostPort(url: string): { host: string; port: number } {
+  const parsed = new URL(url);
+  return { host: parsed.hostname, port: Number(parsed.port || 5432) };
+}
+
+/**
+ * `url` pointed at its relay: what a Hyperdrive's origin would be. Miniflare requires a password;
+ * a trust-authenticated server never asks for it.
+ */
+function relayUrl(url: string, relay: PgRelay): string {
+  const parsed = new URL(url);
+  parsed.hostname = "127.0.0.1";
+  parsed.port = String(relay.port);
+  if (!parsed.password) parsed.password = "unused-with-trust";
+  return parsed.toString();
 }
 
 /** Database names the Neon bridge routes to the embedded TimescaleDB instances. */
@@ -133,6 +209,8 @@ async function startControlServer(routes: Record<string, Handler>): Promise<{ ur
   return { url: `http://127.0.0.1:${port}`, server };
 }
 
+type TierName = "postgres" | "timescale" | "timescale-apache";
+
 /** What the workerd tests receive through `inject("stack")`. */
 export interface TestStack {
   upstashUrl: string;
@@ -141,7 +219,11 @@ export interface TestStack {
   /** The `postgres`-tier database (also in databaseUrls). */
   databaseUrl: string;
   /** One migrated database per storage tier, all behind the same Neon bridge endpoint. */
-  databaseUrls: Record<"postgres" | "timescale" | "timescale-apache", string>;
+  databaseUrls: Record<TierName, string>;
+  /** The same databases for Hyperdrive bindings: through the counting relays, no bridge. */
+  hyperdriveUrls: Record<TierName, string>;
+  /** A private PostgreSQL (password auth) tests may kill: `POST /crashable/start|kill`, through a relay. */
+  crashableUrl: string;
   controlUrl: string;
   tier: string;
 }

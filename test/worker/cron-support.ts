@@ -11,7 +11,7 @@ import type { EventRow } from "../../src/domain/event";
 import { bufferPayload } from "../../src/storage/buffer";
 import { COUNTER_FIELDS, hourId, redisKeys } from "../../src/storage/redis-keys";
 import { eventRow } from "../support/event-row";
-import { testRedis, testSql } from "./support";
+import { testRedis, testSql, tierEnv } from "./support";
 
 export type TierName = "postgres" | "timescale" | "timescale-apache";
 export const TIER_NAMES: TierName[] = ["postgres", "timescale", "timescale-apache"];
@@ -21,7 +21,7 @@ export const DAY = 24 * HOUR;
 
 /** The Worker's env pointed at one tier's database and a private Redis key prefix. */
 export function cronEnv(tier: TierName, prefix: string): Env {
-  return { ...env, DATABASE_URL: inject("stack").databaseUrls[tier], REDIS_KEY_PREFIX: prefix } as Env;
+  return tierEnv(tier, { REDIS_KEY_PREFIX: prefix });
 }
 
 export function sqlFor(tier: TierName) {

@@ -18,6 +18,14 @@ declare global {
       WRITE_KEYS: string;
       READ_TOKEN: string;
       REDIS_KEY_PREFIX: string;
+      /** `neon-http` (project workerd) or `hyperdrive` (project workerd-hyperdrive). */
+      DB_DRIVER: "neon-http" | "hyperdrive";
+      /** The Hyperdrive bindings of the workerd-hyperdrive project, one per tier. */
+      HYPERDRIVE?: Hyperdrive;
+      HYPERDRIVE_TIMESCALE?: Hyperdrive;
+      HYPERDRIVE_TIMESCALE_APACHE?: Hyperdrive;
+      /** A private PostgreSQL the outage test kills (test/support/global-setup.ts). */
+      HYPERDRIVE_CRASHABLE?: Hyperdrive;
     }
   }
 }

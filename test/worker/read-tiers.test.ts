@@ -1,4 +1,3 @@
-import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { createApp } from "../../src/app";
 import type { EventRow } from "../../src/domain/event";
@@ -7,7 +6,7 @@ import { claimDirtyBuckets, insertEvents, recordChecks, refreshRollups, type Che
 import { TIERS, type Tier } from "../../src/storage/tier";
 import { expectedPopularAssetTypes } from "../support/event-fixtures";
 import { eventRow, seededUuid } from "../support/event-row";
-import { bridgeStats, resetBridgeStats, testSql } from "./support";
+import { bridgeStats, resetBridgeStats, testSql, tierEnv } from "./support";
 import { prng } from "../support/prng";
 
 /*
@@ -213,7 +212,7 @@ interface Answer<T> {
 for (const tier of TIERS) {
   describe(`read API on the ${tier} tier`, () => {
     const databaseUrl = inject("stack").databaseUrls[tier];
-    const tierEnv = { ...env, DATABASE_URL: databaseUrl, REDIS_KEY_PREFIX: `read-tiers-${tier}:` } as Env;
+    const envOfTier = tierEnv(tier, { REDIS_KEY_PREFIX: `read-tiers-${tier}:` });
     const app = createApp(createServices);
     const sql = testSql(databaseUrl);
     const run = (statement: { text: string; values: readonly unknown[] }) => sql.query(statement.text, [...statement.values]);
@@ -258,7 +257,7 @@ for (const tier of TIERS) {
       for (let attempt = 0; ; attempt++) {
         const before = Date.now();
         await resetBridgeStats();
-        const response = await app.request(`/api/v1/analytics/${path}`, { headers: AUTH }, tierEnv);
+        const response = await app.request(`/api/v1/analytics/${path}`, { headers: AUTH }, envOfTier);
         const stats = await bridgeStats();
         if (floorTo(before, HOUR) !== floorTo(Date.now(), HOUR) && attempt === 0) continue;
         const body = (await response.json()) as T;
