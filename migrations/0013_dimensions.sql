@@ -38,18 +38,13 @@ CREATE TABLE analytics_daily_dimensions (
 -- Refreshes and retention delete whole days.
 CREATE INDEX analytics_daily_dimensions_bucket_idx ON analytics_daily_dimensions (bucket);
 
--- Recomputes the closed UTC days that meet [p_from, p_to) from raw rows: the days' rows are
--- deleted and inserted again in one transaction (a value that no longer occurs disappears; readers
--- see the old rows until commit), so running it twice changes nothing (docs/ARCHITECTURE.md,
--- invariant 7). The open day is never rolled up (the read API aggregates it from raw rows), and
--- days below analytics_raw_floor() are never touched, so the rollup outlives raw retention.
-CREATE PROCEDURE analytics_refresh_dimension_rollups(p_from timestamptz, p_to timestamptz)
+-- Recomputes the closed UTC days [d_from, d_to) from raw rows: the days' rows are deleted and
+-- inserted again in one transaction (a value that no longer occurs disappears; readers see the old
+-- rows until commit), so running it twice changes nothing (docs/ARCHITECTURE.md, invariant 7).
+CREATE PROCEDURE analytics_refresh_dimension_days(d_from timestamptz, d_to timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
   origin constant timestamptz := '2000-01-01 00:00:00+00';
-  d_from timestamptz := greatest(date_bin('1 day', p_from, origin), analytics_raw_floor());
-  d_to   timestamptz := least(date_bin('1 day', p_to - INTERVAL '1 microsecond', origin) + INTERVAL '1 day',
-                              date_bin('1 day', now(), origin));
 BEGIN
   IF d_from >= d_to THEN
     RETURN;
@@ -68,6 +63,38 @@ BEGIN
   GROUP BY GROUPING SETS (
     (date_bin('1 day', e.time, origin), d.dimension, d.value, e.event_name),
     (date_bin('1 day', e.time, origin), d.dimension, d.value));
+END
+$$;
+
+-- Brings the dimension rollup up to date for the closed days that meet [p_from, p_to), and
+-- catches up with any closed day after the newest one it holds (at most 7 days back): the hourly
+-- job refreshes the hour that just closed, which reaches a day only in the first run after
+-- midnight, so a missed run would otherwise leave that day to raw reads for good. The open day is
+-- never rolled up (the read API aggregates it from raw rows), and days below analytics_raw_floor()
+-- are never touched, so the rollup outlives raw retention.
+CREATE PROCEDURE analytics_refresh_dimension_rollups(p_from timestamptz, p_to timestamptz)
+LANGUAGE plpgsql AS $$
+DECLARE
+  origin   constant timestamptz := '2000-01-01 00:00:00+00';
+  floor_ts timestamptz := analytics_raw_floor();
+  open_day timestamptz := date_bin('1 day', now(), origin);
+  d_from   timestamptz := greatest(date_bin('1 day', p_from, origin), floor_ts);
+  d_to     timestamptz := least(date_bin('1 day', p_to - INTERVAL '1 microsecond', origin) + INTERVAL '1 day', open_day);
+  -- Every day with events has page_host rows for all events ('' when no page URL).
+  newest   timestamptz := (SELECT max(bucket) FROM analytics_daily_dimensions WHERE dimension = 'page_host' AND event_name = '');
+  catch_up timestamptz := greatest(coalesce(newest + INTERVAL '1 day', '-infinity'), open_day - INTERVAL '7 days', floor_ts);
+BEGIN
+  -- The two windows, [d_from, d_to) and [catch_up, open_day), each day recomputed once (d_to <= open_day).
+  IF catch_up >= open_day THEN
+    CALL analytics_refresh_dimension_days(d_from, d_to);
+  ELSIF d_from >= d_to THEN
+    CALL analytics_refresh_dimension_days(catch_up, open_day);
+  ELSIF catch_up <= d_to THEN
+    CALL analytics_refresh_dimension_days(least(d_from, catch_up), open_day);
+  ELSE
+    CALL analytics_refresh_dimension_days(d_from, d_to);
+    CALL analytics_refresh_dimension_days(catch_up, open_day);
+  END IF;
 END
 $$;
 

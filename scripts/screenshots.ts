@@ -15,7 +15,7 @@ const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const OUT = resolve(ROOT, process.env.OUT ?? "screenshots");
 const WRITE_KEY = "screenshots-write-key";
 const READ_TOKEN = "screenshots-read-token-0123456789";
-export const PANELS = ["live", "overview", "drilldown", "assets", "health", "install"] as const;
+export const PANELS = ["live", "overview", "drilldown", "breakdowns", "assets", "health", "install"] as const;
 const VIEWPORTS = [
   { name: "desktop", width: 1280, height: 800 },
   { name: "mobile", width: 390, height: 844 },

@@ -295,6 +295,31 @@ for (const tier of TIER_NAMES) {
       for (const id of ids.flatMap((d) => d.ids)) expect(id).toMatch(/^[0-9a-f]{16}$/);
     });
 
+    it("the hourly job rolls up a closed day no refresh reached and re-rolls a day that got a late event", async () => {
+      // As if the run after midnight had not happened: yesterday is not in the rollup.
+      await sql.query(`DELETE FROM analytics_daily_dimensions WHERE bucket = $1`, [iso(today - DAY)]);
+      // A late event for two days ago (its insert marks the day dirty).
+      const dims = { ...dimensionsOf(PAGES[1]!, REFERRERS[0]!, CLIENTS[0]!, AGENTS[0]!), page_path: "/late" };
+      const time = iso(today - 2 * DAY + 3_600_000);
+      const late: EventRow[] = [{
+        event_id: `00000000-0000-4000-8000-${String(serial++).padStart(12, "0")}`,
+        time, event_name: "page_view", category: "web", user_id: null, session_id: null, properties: { plan: "pro" }, device_info: null,
+        page_url: "https://shop.example/late", referrer: null, received_at: iso(Date.now()), client_time: null, skew_ms: 0, flags: [],
+        visitor_id: "v-late", ...dims,
+      }];
+      known.push({ day: today - 2 * DAY, event_name: "page_view", user_id: null, plan: "pro", visitor: "v-late", dims });
+      const insert = insertEvents(late);
+      await sql.query(insert.text, [...insert.values]);
+      await fireCron("0 * * * *", tierEnv);
+      const days = (await sql.query(
+        `SELECT DISTINCT bucket FROM analytics_daily_dimensions WHERE dimension = 'page_path' AND value = '/late' OR bucket = $1`,
+        [iso(today - DAY)],
+      )) as unknown[];
+      expect(days).toHaveLength(2);
+      const { body } = await ask<{ rows: Row[] }>(`breakdown?dimension=page_path&from=${iso(today - 3 * DAY)}&to=${iso(today)}&limit=1000`);
+      expect(body.rows).toEqual(expected(known.filter((k) => k.day < today), (k) => k.dims.page_path));
+    });
+
     it("a batch left to the minute drain stores the visitor id the ingest script wrote into its buffer entry", async () => {
       const buffered = { ...tierEnv, INGEST_MODE: "buffered" } as Env;
       const sameVisitor = `SELECT count(*)::int AS n, array_agg(DISTINCT visitor_id) AS ids FROM analytics_events_ts

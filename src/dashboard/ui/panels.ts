@@ -327,13 +327,13 @@ export function assetsPanel(): Panel {
 
 // ---------------------------------------------------------------------------------------------
 
-/** The breakdowns the panel shows: [dimension, title, what a missing value means]. */
-const BREAKDOWNS: Array<[string, string, string]> = [
-  ["page_path", "Top pages", "(no page URL)"],
-  ["referrer_host", "Referrers", "Direct / none"],
-  ["utm_campaign", "Campaigns", "(no campaign)"],
-  ["country", "Countries", "(unknown)"],
-  ["device_class", "Devices", "(unknown)"],
+/** The breakdowns the panel shows: [dimension, title, column heading, what a missing value means]. */
+const BREAKDOWNS: Array<[string, string, string, string]> = [
+  ["page_path", "Top pages", "Page", "(no page URL)"],
+  ["referrer_host", "Referrers", "Referrer", "Direct / none"],
+  ["utm_campaign", "Campaigns", "Campaign", "(no campaign)"],
+  ["country", "Countries", "Country", "(unknown)"],
+  ["device_class", "Devices", "Device", "(unknown)"],
 ];
 
 export function breakdownsPanel(): Panel {
@@ -344,8 +344,9 @@ export function breakdownsPanel(): Panel {
   );
   const range = select([["7", "Last 7 days"], ["30", "Last 30 days"], ["365", "Last 365 days"]], "30", "breakdowns-range");
   const form = h("form", { class: "controls", "aria-label": "Breakdowns range" }, field("Range", range), h("button", { type: "submit" }, "Show"));
-  const views = BREAKDOWNS.map(([dimension, title]) => ({ dimension, title, view: tableView(`breakdowns.${dimension}`, [title, "Events", "Visitors"], [false, true, true]) }));
-  fill(f.body, form, h("div", { class: "breakdowns" }, ...views.map((v) => v.view.el)));
+  const views = BREAKDOWNS.map(([dimension, , column]) => ({ dimension, view: tableView(`breakdowns.${dimension}`, [column, "Events", "Visitors"], [false, true, true]) }));
+  const period = h("p", { class: "period" });
+  fill(f.body, form, period, h("div", { class: "breakdowns" }, ...views.map((v) => v.view.el)));
   const refresh = () =>
     guarded(f, async () => {
       const sources: string[] = [];
@@ -354,9 +355,10 @@ export function breakdownsPanel(): Panel {
       const read = reader(sources);
       const answers = await Promise.all(views.map((v) => read<BreakdownResponse>("/breakdown", { dimension: v.dimension, from, to, limit: 10 })));
       f.source(sources);
+      period.textContent = `From ${when(answers[0]!.from, true)} to ${when(answers[0]!.to, true)} (exclusive), most events first.`;
       answers.forEach((b, i) => {
-        const [, title, none] = BREAKDOWNS[i]!;
-        views[i]!.view.update(`${title} from ${when(b.from, true)} to ${when(b.to, true)} (exclusive)`, b.rows.map((r) => [r.value ?? none, fmt(r.events), fmt(r.visitors)]));
+        const [, title, , none] = BREAKDOWNS[i]!;
+        views[i]!.view.update(title, b.rows.map((r) => [r.value ?? none, fmt(r.events), fmt(r.visitors)]));
       });
       if (answers.every((b) => b.rows.length === 0)) f.say("No events in this range yet.", "empty");
       else f.say("");
