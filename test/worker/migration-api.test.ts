@@ -120,6 +120,8 @@ describe("migration-health read routes", () => {
   });
 
   it("latency rows are written inside INSERT_EVENTS, and put back when the statement fails", async () => {
+    // The other path's project ran this test on the same database.
+    await sql.query(`DELETE FROM analytics_latency WHERE metric = 'probe_metric'`);
     const recorder = new LatencyRecorder(() => 0.5);
     for (let i = 0; i < 150; i++) recorder.record("probe_metric", i, Date.now() - 20_000);
     const measured = measuredSql(createSqlClient(loadConfig(env)), "probe_insert", recorder);
