@@ -28,6 +28,10 @@ describe("insertEventsValues", () => {
     client_time: null,
     skew_ms: -12,
     flags: ["bot"],
+    visitor_id: "9f86d081884c7d65",
+    country: "DE",
+    page_path: "/",
+    page_host: "a.example",
   };
 
   it("sends one array per column, in the column order, rows in batch order", () => {
@@ -50,6 +54,17 @@ describe("insertEventsValues", () => {
       client_time: [null, null],
       skew_ms: [-12, -12],
       flags: ['{"bot"}', "{}"],
+      visitor_id: ["9f86d081884c7d65", "9f86d081884c7d65"],
+      page_path: ["/", "/"],
+      page_host: ["a.example", "a.example"],
+      referrer_host: [null, null],
+      utm_source: [null, null],
+      utm_medium: [null, null],
+      utm_campaign: [null, null],
+      country: ["DE", "DE"],
+      device_class: [null, null],
+      browser: [null, null],
+      os: [null, null],
     });
   });
 
@@ -59,5 +74,12 @@ describe("insertEventsValues", () => {
     const columns = EVENT_ROW_COLUMNS.split(", ");
     expect(values[columns.indexOf("properties")]).toEqual([null]);
     expect(values[columns.indexOf("flags")]).toEqual([null]);
+  });
+
+  it("sends NULL for the visitor id and dimensions of a row written before they existed", () => {
+    const { visitor_id: _v, country: _c, page_path: _p, page_host: _h, ...older } = row;
+    const values = insertEventsValues([older]);
+    const columns = EVENT_ROW_COLUMNS.split(", ");
+    for (const column of ["visitor_id", "country", "page_path", "page_host"]) expect(values[columns.indexOf(column)]).toEqual([null]);
   });
 });
