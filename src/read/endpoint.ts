@@ -11,8 +11,8 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import type { z } from "../zod";
-import { cacheHeader } from "./cache";
 import type { RedisBufferStore } from "../storage/buffer-store";
+import { cacheHeader } from "./cache";
 import { READ_ERRORS } from "./errors";
 import type { RedisMinuteTotals } from "./migration/minutes";
 import type { RedisRealtimeStore } from "./realtime";

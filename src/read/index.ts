@@ -9,11 +9,11 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../app";
+import { storageUnavailable, unreachableStore } from "../routes/store-errors";
 import { readAuth } from "./auth";
 import { setCache } from "./cache";
 import type { ReadEndpoint } from "./endpoint";
 import { invalidParameterHook } from "./errors";
-import { storageUnavailable, unreachableStore } from "../routes/store-errors";
 import { checksEndpoint } from "./checks";
 import { bufferEndpoint } from "./migration/buffer";
 import { consistencyEndpoint } from "./migration/consistency";
