@@ -1,6 +1,6 @@
 -- Raw events as a hypertable with 1-day chunks (timescale and timescale-apache tiers).
 --
--- From the migration plan, Phase 1 step 2, with the columns of docs/ARCHITECTURE.md §4 (event_id,
+-- Phase 1 of docs/ARCHITECTURE.md §1 (the schema), with the columns of docs/ARCHITECTURE.md §4 (event_id,
 -- received_at, client_time, skew_ms, flags added; properties NOT NULL DEFAULT '{}').
 -- create_hypertable uses the old signature on purpose: Neon's PG15 ships TimescaleDB 2.10.1, which
 -- has neither by_range() nor CREATE TABLE ... WITH (tsdb.hypertable). 1-day chunks (the plan's

@@ -1,7 +1,7 @@
 -- Rollups as continuous aggregates (timescale tier, TSL license).
 --
--- From the migration plan, Phase 1 step 4 and Phase 5 step 2, changed where verification showed
--- them wrong (shared/reference/timescaledb.md section 6):
+-- Phases 1 (the rollups) and 5 (their retention) of docs/ARCHITECTURE.md §1, changed where
+-- verification showed the plan's SQL wrong (docs/ARCHITECTURE.md §4, facts that shaped the schema):
 --   * timescaledb.materialized_only = false: the default became true in 2.13, which hides every
 --     event newer than the last refresh. Real-time aggregation reads those from raw rows.
 --   * analytics_daily gains unique_sessions, so the three rollups have the same columns in every tier.

@@ -1,5 +1,5 @@
 -- Retention (timescale-apache tier: Neon, Supabase). The Apache edition has no policies, no
--- compression and no jobs (the plan's Phase 5 fails there), so the daily cron calls
+-- compression and no jobs (Phase 5 of docs/ARCHITECTURE.md §1 fails there), so the daily cron calls
 -- `CALL analytics_apply_retention($1)`: drop_chunks on raw events, deletes on the rollup tables.
 -- Durations come from analytics_settings.
 --

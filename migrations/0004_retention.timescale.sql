@@ -1,6 +1,6 @@
 -- Compression and retention (timescale tier).
 --
--- From the migration plan, Phase 1 step 3 and Phase 5 step 1; the durations come from
+-- Phases 1 and 5 of docs/ARCHITECTURE.md §1 (retention and compression); the durations come from
 -- analytics_settings instead of being written into each call, and compress_orderby is explicit.
 ALTER TABLE analytics_events_ts SET (
   timescaledb.compress,

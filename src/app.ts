@@ -14,7 +14,6 @@ import { ingest } from "./routes/ingest";
 import { importRoute } from "./routes/import";
 import { tracker } from "./routes/tracker";
 import { dashboard } from "./routes/dashboard";
-import { migration } from "./routes/migration";
 import { observeReads } from "./routes/store-errors";
 import type { Services } from "./services";
 
@@ -45,7 +44,6 @@ export function createApp(servicesFor: ServicesFactory) {
   // (POST on the same base path) is untouched by it.
   app.use(`${ANALYTICS_BASE_PATH}/*`, observeReads);
   app.route(ANALYTICS_BASE_PATH, read);
-  app.route(ANALYTICS_BASE_PATH, migration);
   app.get("/openapi.json", (c) => c.json(openApiDocument()));
   app.route("/api/v1/analytics", ingest);
   app.route("/api/v1/import", importRoute);

@@ -3,7 +3,6 @@ import { JOB_NAMES } from "./cron/triggers";
 import { RedisBufferStore, type BufferStats } from "./storage/buffer-store";
 import { createRedisClient, createSqlClient } from "./storage/clients";
 import { PostgresCronStore, readHealthStatus, type HealthStatus } from "./storage/cron-store";
-import { MigrationReadStore, RedisMigrationStore } from "./storage/migration-store";
 import { PostgresImportStore } from "./storage/import-store";
 import { PostgresStore, type EventStore } from "./storage/postgres-store";
 import { RedisIngestStore, type IngestRedis } from "./storage/redis-store";
@@ -11,6 +10,7 @@ import { recordedTier, type Tier } from "./storage/tier";
 import { METRICS } from "./metrics/latency";
 import { measuredIngestRedis, measuredSql } from "./metrics/piggyback";
 import type { ReadStores } from "./read/endpoint";
+import { RedisMinuteTotals } from "./read/migration/minutes";
 import { RedisRealtimeStore } from "./read/realtime";
 import { ReadDatabase } from "./read/sql";
 
@@ -26,8 +26,6 @@ export interface Services {
   imports: PostgresImportStore;
   /** The read API's stores. */
   read: ReadStores;
-  /** The migration-health API's stores. */
-  migration: { postgres: MigrationReadStore; redis: RedisMigrationStore };
   /** The cron jobs' stores; `store(tier)` is built once per tier. */
   cron: { buffer: RedisBufferStore; runs: PostgresCronStore; store(tier: Tier): PostgresCronStore; readTier(): Promise<Tier> };
   probes: {
@@ -75,8 +73,12 @@ export function createServices(env: Env): Services {
     ingestRedis: measuredIngestRedis(new RedisIngestStore(redis, config.REDIS_KEY_PREFIX)),
     events: postgres,
     imports: new PostgresImportStore(sql),
-    read: { postgres: new ReadDatabase(sql), realtime: new RedisRealtimeStore(redis, config.REDIS_KEY_PREFIX) },
-    migration: { postgres: new MigrationReadStore(sql), redis: new RedisMigrationStore(redis, config.REDIS_KEY_PREFIX) },
+    read: {
+      postgres: new ReadDatabase(sql),
+      realtime: new RedisRealtimeStore(redis, config.REDIS_KEY_PREFIX),
+      minutes: new RedisMinuteTotals(redis, config.REDIS_KEY_PREFIX),
+      buffer,
+    },
     cron: {
       buffer,
       // Run bookkeeping is the same in every tier.

@@ -35,15 +35,21 @@ const NO_TRANSACTION = "-- migrate:no-transaction";
  * Earlier contents of a file that a database may have recorded and that count as the file itself.
  * Only for an edit that changes nothing on any database where the earlier file could be applied:
  * 0000 gained a preload check before `CREATE EXTENSION`, which matters only on a server where the
- * earlier file killed its own session before anything was recorded; 0001, 0002 and 0003 had only a
- * comment changed (they cited a design note that is not in the repository; they cite
- * docs/ARCHITECTURE.md now).
+ * earlier file killed its own session before anything was recorded; 0001, 0002, 0003 and 0004 had
+ * only a comment changed (they cited a design note or a migration plan that is not in the
+ * repository; they cite docs/ARCHITECTURE.md now).
  */
 const EQUIVALENT_EARLIER_CHECKSUMS: Readonly<Record<string, readonly string[]>> = {
   "0000_timescaledb_extension.sql": ["8146333358540a975b6ec622132a77952a1c4b55e67a59a23ace39c1724bc64a"],
   "0001_core.sql": ["5155f2acad61c713521ce900989f29d2f05d4ffff5af89da4b4954f7de9a7abe"],
-  "0002_raw_events.timescale+timescale-apache.sql": ["d680a35ceda9f93d0e47c2892b71252e4c383508afa9f09640bceb8794492946"],
+  "0002_raw_events.timescale+timescale-apache.sql": [
+    "d680a35ceda9f93d0e47c2892b71252e4c383508afa9f09640bceb8794492946",
+    "cb4415833a77f3d198c536489b064d6e50b1dc77354d41e5adc96c31fb99e624",
+  ],
   "0003_rollups.timescale-apache+postgres.sql": ["ca860f8e60e5b27a26f70462a5b7d0f35b603d569d940277ac350e97ee053c30"],
+  "0003_rollups.timescale.sql": ["a85d682eb89d36335f3f04c6f00ffe8c8d856d63c3f2d7d72fa6d0bf84debf58"],
+  "0004_retention.timescale-apache.sql": ["d53caafad059eafb5fe3ae319820b626412cdccf01f4ecf5accbefcf043698ee"],
+  "0004_retention.timescale.sql": ["4dfb2a7b6f87cdaf0a2243cdb1535d3ca0898d6f95d968dbfcc620264068c379"],
 };
 
 /** Versions below this run before tier detection (they create what detection reads: the extension). */

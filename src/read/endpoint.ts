@@ -11,8 +11,10 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import type { z } from "../zod";
+import type { RedisBufferStore } from "../storage/buffer-store";
 import { cacheHeader } from "./cache";
 import { READ_ERRORS } from "./errors";
+import type { RedisMinuteTotals } from "./migration/minutes";
 import type { RedisRealtimeStore } from "./realtime";
 import type { ReadDatabase } from "./sql";
 
@@ -20,6 +22,10 @@ import type { ReadDatabase } from "./sql";
 export interface ReadStores {
   postgres: ReadDatabase;
   realtime: RedisRealtimeStore;
+  /** The per-minute totals of the live series (GET /realtime/minutes). */
+  minutes: RedisMinuteTotals;
+  /** The write-ahead buffer's figures (GET /migration/buffer). */
+  buffer: RedisBufferStore;
 }
 
 /** An endpoint's answer: the 200 body and its Cache-Control (`cacheControl(…)` or `NO_STORE`). */
@@ -37,6 +43,16 @@ export interface EndpointSpec<Q extends z.ZodObject, R extends z.ZodType> {
   /** The 200 answer. `cached`: its Cache-Control comes from `cacheControl` (documented as such). */
   ok: { description: string; schema: R; cached: boolean };
   handle(query: z.output<Q>, stores: ReadStores, now: Date): Promise<Answer<z.output<R>>>;
+  /** The OpenAPI tag: `read` (the default) or `migration` (the dashboard's health questions). */
+  tag?: "read" | "migration";
+  /** The failures the route documents; READ_ERRORS unless given. */
+  errors?: typeof READ_ERRORS;
+  /**
+   * The one store `handle` asks, when it says so: an unreachable one becomes 503
+   * storage_unavailable naming it (src/read/index.ts). Without it, the read API's middleware
+   * (`observeReads`) guesses the store from the error.
+   */
+  store?: "redis" | "postgres";
 }
 
 /** A declared read endpoint: its OpenAPI route and its handler. */
@@ -45,17 +61,17 @@ export function readEndpoint<Q extends z.ZodObject, R extends z.ZodType>(spec: E
   const route = createRoute({
     method: "get",
     path: spec.path,
-    tags: ["read"],
+    tags: [spec.tag ?? "read"],
     summary: spec.summary,
     description: spec.description,
     request: { query: spec.query },
     responses: {
       200: spec.ok.cached ? { description: spec.ok.description, headers: cacheHeader, content } : { description: spec.ok.description, content },
-      ...READ_ERRORS,
+      ...(spec.errors ?? READ_ERRORS),
     },
     security: [{ readToken: [] }],
   });
-  return { route, handle: spec.handle };
+  return { route, handle: spec.handle, store: spec.store };
 }
 
 export type ReadEndpoint = ReturnType<typeof readEndpoint>;

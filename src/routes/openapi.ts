@@ -4,7 +4,6 @@ import type { AppEnv } from "../app";
 import { BatchBodySchema, EnvelopeMetaSchema, EventSchema, IngestResultSchema } from "../domain/event-schema";
 import { MAX_IMPORT_EVENTS } from "../domain/limits";
 import { ErrorResponseSchema } from "../read/errors";
-import { migration } from "./migration";
 import { read } from "../read";
 
 /** Where the read API and the ingest route are mounted (src/app.ts). */
@@ -28,7 +27,6 @@ function buildDocument() {
   // A documentation-only app: mounting `read` copies its route definitions under the base path.
   const spec = new OpenAPIHono<AppEnv>();
   spec.route(ANALYTICS_BASE_PATH, read);
-  spec.route(ANALYTICS_BASE_PATH, migration);
   spec.openAPIRegistry.registerPath({
     method: "post",
     path: ANALYTICS_BASE_PATH,

@@ -1,9 +1,9 @@
 /**
  * The SQL statements of ingestion, the cron jobs and the runner, in one place (the read API's
- * statements live with their endpoints in src/read/, the migration-health ones in
- * migration-store.ts, the import's in sql-import.ts). Statements take positional parameters (`$1`, …) and are sent as single queries, which is
- * what the Neon HTTP driver runs (`sql.query(text, values)`); each one is its own autocommit
- * transaction unless the caller wraps several in one.
+ * statements, the migration-health ones included, live with their endpoints in src/read/; the
+ * import's are in sql-import.ts). Statements take positional parameters (`$1`, …) and are sent
+ * as single queries, which is what the Neon HTTP driver runs (`sql.query(text, values)`); each
+ * one is its own autocommit transaction unless the caller wraps several in one.
  *
  * The schema behind these statements is in `migrations/`; per-tier differences live there behind
  * the same names (`analytics_refresh_rollups`, `analytics_apply_retention`, …), so most statements

@@ -202,6 +202,25 @@ describe("migration 0000 on a server where TimescaleDB is installed but not prel
     ]);
     expect(await migrate({ databaseUrl: db.url })).toEqual({ tier: "postgres", applied: [] });
   });
+
+  it("a database that recorded a TimescaleDB tier's 0002, 0003 or 0004 before their comment edit is not refused", async () => {
+    // The runner checks a recorded file against the file of that name whatever the tier, so a
+    // postgres-tier database relabelled row by row stands in for a TimescaleDB one here.
+    const db = await freshDb();
+    await migrate({ databaseUrl: db.url });
+    const earlier: Array<[version: string, file: string, checksum: string]> = [
+      ["0002", "0002_raw_events.timescale+timescale-apache.sql", "cb4415833a77f3d198c536489b064d6e50b1dc77354d41e5adc96c31fb99e624"],
+      ["0003", "0003_rollups.timescale.sql", "a85d682eb89d36335f3f04c6f00ffe8c8d856d63c3f2d7d72fa6d0bf84debf58"],
+      ["0004", "0004_retention.timescale-apache.sql", "d53caafad059eafb5fe3ae319820b626412cdccf01f4ecf5accbefcf043698ee"],
+      ["0004", "0004_retention.timescale.sql", "4dfb2a7b6f87cdaf0a2243cdb1535d3ca0898d6f95d968dbfcc620264068c379"],
+    ];
+    for (const [version, file, checksum] of earlier) {
+      await query(db.url, `UPDATE analytics_migrations SET file = $2, checksum = $3 WHERE version = $1`, [version, file, checksum]);
+      expect(await migrate({ databaseUrl: db.url })).toEqual({ tier: "postgres", applied: [] });
+    }
+    await query(db.url, `UPDATE analytics_migrations SET checksum = 'something-else' WHERE version = '0004'`);
+    await expect(migrate({ databaseUrl: db.url })).rejects.toThrow(/applied migration 0004_retention\.timescale\.sql has changed/);
+  });
 });
 
 describe("resolveTier", () => {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../scripts/lib/migrator";
 import * as q from "../../src/storage/sql";
 import { EVENTS_BY_NAME_LAST_7_DAYS, popularAssetTypes } from "../support/plan-queries";
-import { STORAGE_STATEMENT, type StorageDoc } from "../../src/storage/migration-store";
+import { STORAGE_STATEMENT, type StorageDoc } from "../../src/read/migration/storage";
 import type { Tier } from "../../src/storage/tier";
 import type { EventRow } from "../../src/domain/event";
 import { createTestDatabase } from "../support/postgres";

@@ -1,7 +1,12 @@
 /** The dashboard's panels. Each one renders into its own <section> and refreshes itself in place. */
-import type { BufferResponse, ConsistencyResponse, JobsResponse, LatencyResponse, MinutesResponse, StorageResponse } from "../../domain/migration-params";
+import type { BufferResponse } from "../../read/migration/buffer";
+import type { ConsistencyResponse } from "../../read/migration/consistency";
+import type { JobsResponse } from "../../read/migration/jobs";
+import type { LatencyResponse } from "../../read/migration/latency";
+import type { MinutesResponse } from "../../read/migration/minutes";
 import type { BreakdownResponse } from "../../read/breakdown";
 import type { PopularResponse } from "../../read/popular-asset-types";
+import type { StorageResponse } from "../../read/migration/storage";
 import type { RealtimeResponse } from "../../read/realtime";
 import type { SeriesResponse } from "../../read/series";
 import type { SummaryResponse, SummaryRow } from "../../read/summary";
