@@ -10,17 +10,13 @@
  * Credentials come from the environment, as the Worker gets them: UPSTASH_REDIS_REST_URL,
  * UPSTASH_REDIS_REST_TOKEN, DATABASE_URL (Neon: the driver derives its HTTP endpoint from the
  * host), optional NEON_FETCH_ENDPOINT and REDIS_KEY_PREFIX (default `ea:`). Without them, the
- * local stack of a running `npm run dev` is used (it writes them to `.dev-stack/worker-env.json`).
+ * local stack of a running `npm run dev` is used (it writes them to `.dev-stack/dev.json`).
  */
-import { existsSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { neon, neonConfig } from "@neondatabase/serverless";
 import { Redis } from "@upstash/redis/cloudflare";
 import { DeadLetters, type DeadLetterView } from "../src/storage/dead-letters";
 import { PostgresStore } from "../src/storage/postgres-store";
-
-/** Where `npm run dev` leaves the Worker's connection settings while it runs. */
-const DEV_WORKER_ENV_FILE = resolve(import.meta.dirname, "../.dev-stack/worker-env.json");
+import { readDevState } from "./lib/dev-state";
 
 const NAMES = ["UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "DATABASE_URL", "NEON_FETCH_ENDPOINT", "REDIS_KEY_PREFIX"] as const;
 type Settings = Partial<Record<(typeof NAMES)[number], string>>;
@@ -32,10 +28,9 @@ const USAGE = `usage: npm run dead-letters -- list [--limit N] [--json]
 function settings(env: NodeJS.ProcessEnv): { values: Settings; source: string } {
   const fromEnv: Settings = {};
   for (const name of NAMES) if (env[name]) fromEnv[name] = env[name];
-  if (fromEnv.UPSTASH_REDIS_REST_URL || fromEnv.DATABASE_URL || !existsSync(DEV_WORKER_ENV_FILE)) {
-    return { values: fromEnv, source: "environment" };
-  }
-  return { values: JSON.parse(readFileSync(DEV_WORKER_ENV_FILE, "utf8")) as Settings, source: "the running npm run dev" };
+  const dev = fromEnv.UPSTASH_REDIS_REST_URL || fromEnv.DATABASE_URL ? undefined : readDevState();
+  if (!dev) return { values: fromEnv, source: "environment" };
+  return { values: dev.workerEnv as Settings, source: "the running npm run dev" };
 }
 
 function describe(letter: DeadLetterView): string {

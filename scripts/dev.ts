@@ -31,15 +31,12 @@ import {
   type DevStack,
 } from "./lib/dev-stack";
 import { chooseDevVars, readDevVars } from "./lib/dev-vars";
-import { DEV_STATE_FILE, type DevState } from "./lib/dev-state";
+import { DEV_STATE_FILE, devStateOf } from "./lib/dev-state";
 
 const devVars = readDevVars(resolve(ROOT, ".dev.vars"));
 const setting = (name: string): string | undefined => process.env[name] || devVars[name] || undefined;
 const WORKER_PORT = Number(setting("PORT") ?? DEV_PORT);
 const EMBEDDED_PG_PORT = Number(setting("EMBEDDED_PG_PORT") ?? DEV_EMBEDDED_PG_PORT);
-/** The Worker's connection settings while the stack runs, for `npm run dead-letters` (removed on stop). */
-const WORKER_ENV_FILE = resolve(STATE_DIR, "worker-env.json");
-const WORKER_ENV_NAMES = ["UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "DATABASE_URL", "NEON_FETCH_ENDPOINT", "REDIS_KEY_PREFIX"];
 
 function log(line: string): void {
   console.log(`[dev] ${line}`);
@@ -60,7 +57,6 @@ async function shutdown(code: number): Promise<never> {
     shuttingDown = true;
     log("stopping…");
     abort.abort();
-    rmSync(WORKER_ENV_FILE, { force: true });
     rmSync(DEV_STATE_FILE, { force: true });
     await stack?.stop();
   }
@@ -98,15 +94,7 @@ async function main(): Promise<void> {
     }
   });
 
-  const workerEnv = Object.fromEntries(WORKER_ENV_NAMES.filter((n) => stack!.vars[n]).map((n) => [n, stack!.vars[n]]));
-  writeFileSync(WORKER_ENV_FILE, JSON.stringify(workerEnv), { mode: 0o600 });
-  const state: DevState = {
-    pid: process.pid,
-    baseUrl: stack.baseUrl,
-    neonUrl: stack.neon.url,
-    databaseUrl: stack.vars.DATABASE_URL!,
-  };
-  writeFileSync(DEV_STATE_FILE, JSON.stringify(state, null, 2), { mode: 0o600 });
+  writeFileSync(DEV_STATE_FILE, JSON.stringify(devStateOf(stack), null, 2), { mode: 0o600 });
 
   const { database } = stack;
   const tierNote = `${database.tier}${database.embedded ? ", embedded" : ""} (${database.applied.length} migrations applied)`;

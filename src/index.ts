@@ -2,7 +2,7 @@ import { createApp } from "./app";
 import { runScheduled } from "./cron/schedule";
 import { createServices } from "./services";
 
-/** Composition root: the HTTP app and the Cron Trigger handler, wired to the real services. */
+/** The Worker's entry: the HTTP app and the Cron Trigger handler, wired to the real services (src/services.ts). */
 const app = createApp(createServices);
 
 export default {

@@ -1,10 +1,10 @@
 import { loadConfig, type Config } from "./config";
-import type { Redis } from "@upstash/redis/cloudflare";
 import { JOB_NAMES } from "./cron/triggers";
 import { RedisBufferStore, type BufferStats } from "./storage/buffer-store";
-import { createRedisClient, createSqlClient, type Sql } from "./storage/clients";
+import { createRedisClient, createSqlClient } from "./storage/clients";
 import { PostgresCronStore, readHealthStatus, type HealthStatus } from "./storage/cron-store";
 import { MigrationReadStore, RedisMigrationStore } from "./storage/migration-store";
+import { PostgresImportStore } from "./storage/import-store";
 import { PostgresStore, type EventStore } from "./storage/postgres-store";
 import { RedisIngestStore, type IngestRedis } from "./storage/redis-store";
 import { recordedTier, type Tier } from "./storage/tier";
@@ -20,10 +20,10 @@ import { ReadDatabase } from "./read/sql";
  */
 export interface Services {
   config: Config;
-  /** The raw clients: only the import route sends its own statements through `sql`. */
-  clients: { redis: Redis; sql: Sql };
   ingestRedis: IngestRedis;
   events: EventStore;
+  /** The import route's store. */
+  imports: PostgresImportStore;
   /** The read API's stores. */
   read: ReadStores;
   /** The migration-health API's stores. */
@@ -56,7 +56,7 @@ export function createServices(env: Env): Services {
   const config = loadConfig(env);
   const redis = createRedisClient(config);
   // Latency measurements ride along with statements sent anyway (src/metrics/piggyback.ts): the
-  // request path's own insert is timed as postgres_insert, the drain's (clients.sql) as drain_insert.
+  // request path's own insert is timed as postgres_insert, the drain's (`sql`) as drain_insert.
   const baseSql = createSqlClient(config);
   const sql = measuredSql(baseSql, METRICS.drainInsert);
   const postgres = new PostgresStore(measuredSql(baseSql, METRICS.postgresInsert));
@@ -72,9 +72,9 @@ export function createServices(env: Env): Services {
   };
   const services: Services = {
     config,
-    clients: { redis, sql },
     ingestRedis: measuredIngestRedis(new RedisIngestStore(redis, config.REDIS_KEY_PREFIX)),
     events: postgres,
+    imports: new PostgresImportStore(sql),
     read: { postgres: new ReadDatabase(sql), realtime: new RedisRealtimeStore(redis, config.REDIS_KEY_PREFIX) },
     migration: { postgres: new MigrationReadStore(sql), redis: new RedisMigrationStore(redis, config.REDIS_KEY_PREFIX) },
     cron: {

@@ -2,8 +2,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
 /**
- * Where a running `npm run dev` says how to reach its stack (for `npm run cron`); DEV_STATE_FILE
- * overrides it (the README test points `npm run cron` at its own stack that way).
+ * Where a running `npm run dev` says how to reach its stack (for `npm run cron` and `npm run
+ * dead-letters`; removed when it stops); DEV_STATE_FILE overrides it (the README test points
+ * `npm run cron` at its own stack that way).
  */
 export const DEV_STATE_FILE = process.env.DEV_STATE_FILE || resolve(import.meta.dirname, "../../.dev-stack/dev.json");
 
@@ -15,6 +16,8 @@ export interface DevState {
   neonUrl: string;
   /** The Worker's DATABASE_URL (through the Neon bridge). */
   databaseUrl: string;
+  /** The Worker's connection settings (UPSTASH_REDIS_REST_URL, …, REDIS_KEY_PREFIX). */
+  workerEnv: Record<string, string>;
 }
 
 /** The running `npm run dev`'s state, or undefined when none is running. */
@@ -27,4 +30,18 @@ export function readDevState(): DevState | undefined {
     return undefined;
   }
   return state;
+}
+
+/** The Worker settings `npm run dead-letters` needs to reach the stack. */
+const WORKER_ENV_NAMES = ["UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "DATABASE_URL", "NEON_FETCH_ENDPOINT", "REDIS_KEY_PREFIX"];
+
+/** The state of a started stack, as this process (`pid`) writes it to DEV_STATE_FILE. */
+export function devStateOf(stack: { baseUrl: string; neon: { url: string }; vars: Record<string, string | undefined> }, pid = process.pid): DevState {
+  return {
+    pid,
+    baseUrl: stack.baseUrl,
+    neonUrl: stack.neon.url,
+    databaseUrl: stack.vars.DATABASE_URL!,
+    workerEnv: Object.fromEntries(WORKER_ENV_NAMES.filter((n) => stack.vars[n]).map((n) => [n, stack.vars[n]!])),
+  };
 }

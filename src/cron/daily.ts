@@ -1,5 +1,5 @@
 import type { Budget } from "./budget";
-import type { MaintenanceStore } from "./ports";
+import type { PostgresCronStore } from "../storage/cron-store";
 import { UNTRACKED, type Progress } from "./runner";
 import { DAY_MS } from "../time";
 import { messageOf } from "../error-text";
@@ -28,7 +28,7 @@ export interface DailyCounts {
 }
 
 interface Deps {
-  store: MaintenanceStore;
+  store: PostgresCronStore;
   budget: Budget;
   now: Date;
   progress?: Progress;

@@ -1,25 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { eventRow } from "../../test/support/event-row";
 import type { EventRow } from "../domain/event";
 import { Budget, countCalls } from "./budget";
 import { DRAIN_LIMITS, drainBuffer, groupByRows, nextReadCount } from "./drain";
 import type { BufferEntry, BufferPort, DeadLetter, EventSink } from "./ports";
 
-const row = (id: string): EventRow => ({
-  event_id: id,
-  time: "2026-11-26T07:00:00.000Z",
-  event_name: "page_view",
-  category: "navigation",
-  user_id: null,
-  session_id: null,
-  properties: {},
-  device_info: null,
-  page_url: null,
-  referrer: null,
-  received_at: "2026-11-26T07:00:00.000Z",
-  client_time: null,
-  skew_ms: 0,
-  flags: [],
-});
+const row = (id: string): EventRow => eventRow({ event_id: id, time: "2026-11-26T07:00:00.000Z" });
 
 /** An in-memory buffer stream with the port's semantics. */
 class FakeBuffer implements BufferPort {

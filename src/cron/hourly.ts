@@ -2,7 +2,9 @@ import { HOUR_KEY_TTL_SECONDS } from "../storage/redis-keys";
 import type { CheckRow } from "../storage/sql";
 import type { Budget } from "./budget";
 import { UNTRACKED, type Progress } from "./runner";
-import type { BufferPort, CounterReader, DirtyBucket, HourCounts, ReconcileRow, RollupStore } from "./ports";
+import type { RedisBufferStore } from "../storage/buffer-store";
+import type { PostgresCronStore } from "../storage/cron-store";
+import type { BufferPort, DirtyBucket, HourCounts, ReconcileRow } from "./ports";
 import { DAY_MS, HOUR_MS } from "../time";
 
 export const HOURLY_LIMITS = {
@@ -125,8 +127,8 @@ export interface HourlyCounts {
 
 interface Deps {
   buffer: Pick<BufferPort, "oldestPendingMs">;
-  counters: CounterReader;
-  rollups: RollupStore;
+  counters: RedisBufferStore;
+  rollups: PostgresCronStore;
   budget: Budget;
   now: Date;
   sleep: (ms: number) => Promise<void>;

@@ -1,11 +1,11 @@
 /**
- * The narrow ports the scheduled jobs depend on. Each method is ONE round trip (one Redis request
- * or one PostgreSQL statement, except where noted), so a job can count its subrequests by counting
- * calls (see `countCalls`). Adapters over the real clients: `src/storage/buffer-store.ts` (Redis)
- * and `src/storage/cron-store.ts` (PostgreSQL).
+ * The drain's ports (its unit tests fake them: src/cron/drain.test.ts) and the data the scheduled
+ * jobs exchange with their stores. Each method is ONE round trip (one Redis request or one
+ * PostgreSQL statement, except where noted), so a job can count its subrequests by counting calls
+ * (see `countCalls`). The other jobs take the adapters themselves: `src/storage/buffer-store.ts`
+ * (Redis) and `src/storage/cron-store.ts` (PostgreSQL).
  */
 import type { EventRow } from "../domain/event";
-import type { CheckRow } from "../storage/sql";
 
 /** One entry of the write-ahead buffer stream, decoded. */
 export type BufferEntry =
@@ -56,11 +56,6 @@ export interface HourCounts {
   otherEvents?: number;
 }
 
-export interface CounterReader {
-  /** The counters of each hour (by UTC hour start) that Redis still holds; absent hours are left out. */
-  hourCounts(hours: readonly Date[]): Promise<Map<number, HourCounts>>;
-}
-
 export interface DirtyBucket {
   granularity: "hour" | "day";
   /** ISO-8601 bucket start. */
@@ -76,48 +71,10 @@ export interface ReconcileRow {
   raw_floor: Date;
 }
 
-/** The PostgreSQL side of the hourly job. */
-export interface RollupStore {
-  claimDirtyBuckets(limit: number): Promise<DirtyBucket[]>;
-  markDirtyBuckets(buckets: readonly DirtyBucket[]): Promise<void>;
-  /** `CALL analytics_refresh_rollups(from, to)` (continuous aggregates or upserts, per tier). */
-  refreshRollups(from: Date, to: Date): Promise<void>;
-  reconcileCounts(hours: readonly Date[]): Promise<ReconcileRow[]>;
-  /**
-   * Recomputes the rollups of the closed hour [from, to) (and the day containing it, if closed)
-   * from raw, even where they look fresh. One round trip in the plain-table tiers (a transaction);
-   * in `timescale` one forced refresh per aggregate.
-   */
-  healHour(from: Date, to: Date, now: Date): Promise<void>;
-  recordChecks(checks: readonly CheckRow[]): Promise<void>;
-}
-
 export interface PolicyJob {
   job_id: number;
   proc_name: string;
   relation: string;
   last_run_status: string | null;
   stale: boolean;
-}
-
-/** The PostgreSQL side of the daily job. */
-export interface MaintenanceStore {
-  /** Partition upkeep (`postgres` tier); 0 elsewhere without a round trip. */
-  ensurePartitions(now: Date): Promise<number>;
-  /** `CALL analytics_apply_retention(now)`: the procedure's report. */
-  applyRetention(now: Date): Promise<Record<string, number>>;
-  /** Compresses chunks past `compress_after` (`timescale` tier); null elsewhere without a round trip. */
-  compressChunks(now: Date): Promise<number | null>;
-  /** The TimescaleDB policy jobs of this schema (`timescale` tier); null elsewhere without a round trip. */
-  policyJobs(now: Date): Promise<PolicyJob[] | null>;
-  /** `CALL run_job(id)`, then records the foreground run (analytics_policy_runs). */
-  runPolicyJob(jobId: number): Promise<void>;
-  cleanupEventIds(now: Date): Promise<number>;
-  pruneHistory(jobRunsBefore: Date, checksBefore: Date): Promise<{ job_runs: number; checks: number }>;
-}
-
-/** Run bookkeeping: the lease and the `analytics_job_runs` row, in one statement each way. */
-export interface JobRunStore {
-  begin(job: string, holder: string, ttlSeconds: number): Promise<{ runId: string; acquired: boolean }>;
-  end(runId: string, job: string, holder: string, outcome: "ok" | "error", counts: Record<string, unknown>, error: string | null): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { Budget, type BudgetLimits } from "./budget";
 import { errorMessage } from "../error-text";
 import { logEvent } from "../log";
-import type { JobRunStore } from "./ports";
+import type { PostgresCronStore } from "../storage/cron-store";
 
 /** What one run ended as; also the JSON log line (minus `level`). */
 export interface RunSummary {
@@ -19,7 +19,7 @@ export interface RunOptions {
   limits: BudgetLimits;
   /** Lease length: longer than the job can run, short enough that a crashed run frees it soon. */
   leaseSeconds: number;
-  runs: JobRunStore;
+  runs: PostgresCronStore;
   clock?: () => number;
 }
 

@@ -1,25 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { EventRow } from "./event";
+import { eventRow } from "../../test/support/event-row";
 import { planCounters, type BucketCounters } from "./counter-plan";
 
 function row(time: string, over: Partial<EventRow> = {}): EventRow {
-  return {
-    event_id: crypto.randomUUID(),
-    time,
-    event_name: "view",
-    category: "nav",
-    user_id: null,
-    session_id: null,
-    properties: {},
-    device_info: null,
-    page_url: null,
-    referrer: null,
-    received_at: "2026-11-26T12:30:00.000Z",
-    client_time: null,
-    skew_ms: 0,
-    flags: [],
-    ...over,
-  };
+  return eventRow({ time, event_name: "view", category: "nav", received_at: "2026-11-26T12:30:00.000Z", ...over });
 }
 
 function minute(start: string, counts: Partial<BucketCounters>): BucketCounters {

@@ -44,7 +44,7 @@ describe("deriveEventId", () => {
     page_url: "https://a.example/?q=1",
     referrer: null,
   };
-  it("is a pinned value (changing the canonical form changes every id: needs a migration plan)", async () => {
+  it("is a pinned value (changing the canonical form changes every id: needs a plan for stored rows)", async () => {
     // Cross-checked with Node: sha256 of the canonical string, first 16 bytes, v8/variant bits set.
     // If this fails, the canonical serialisation changed: resends across the deploy will not dedupe.
     expect(await deriveEventId(source)).toMatchInlineSnapshot(`"07777ca8-cd51-8bef-902a-543b8ae8888a"`);

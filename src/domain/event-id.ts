@@ -8,7 +8,7 @@ import { UUID_PATTERN } from "./event-schema";
 const NIL_UUID = "00000000-0000-0000-0000-000000000000";
 const MAX_UUID = "ffffffff-ffff-ffff-ffff-ffffffffffff";
 
-/** Version tag of the canonical form: change it only together with a migration plan, since
+/** Version tag of the canonical form: change it only together with a plan for stored rows, since
  * changing it changes every derived id (and so breaks dedupe of resends across a deploy). */
 const CANONICAL_VERSION = "eaw-event-v1";
 

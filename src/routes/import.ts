@@ -8,7 +8,6 @@ import { readBody } from "../http/read-body";
 import { findSecret } from "../http/secrets";
 import { errorSummary } from "../error-text";
 import { logEvent } from "../log";
-import { importEvents, prepareImport } from "../storage/sql-import";
 
 /** How long a client should wait after a 503 before retrying. */
 const UNAVAILABLE_RETRY_AFTER_SECONDS = 10;
@@ -35,7 +34,7 @@ function importKeyOf(c: Context<AppEnv>): string | null {
 export const importRoute = new Hono<AppEnv>();
 
 importRoute.post("/", async (c) => {
-  const { config, clients } = c.var.services;
+  const { config, imports } = c.var.services;
   const origin = c.req.header("origin");
   if (origin) {
     throw new ApiError(403, "origin_not_allowed", `Import keys are for servers: requests from a browser origin (${origin}) are refused.`);
@@ -61,20 +60,17 @@ importRoute.post("/", async (c) => {
   let inserted = 0;
   if (rows.length > 0) {
     try {
-      const prepare = prepareImport(rows.map((r) => r.time));
-      const prep = (await clients.sql.query(prepare.text, [...prepare.values])) as Array<{ cutoff: string }>;
-      const cutoffMs = Date.parse(prep[0]!.cutoff);
+      const cutoff = await imports.prepare(rows.map((r) => r.time));
+      const cutoffMs = Date.parse(cutoff);
       const tooOld: RejectedEvent[] = [];
       rows = rows.filter((row, i) => {
         if (Date.parse(row.time) >= cutoffMs) return true;
-        tooOld.push({ index: prepared.rowIndexes[i]!, code: "too_old", message: `timestamp: older than raw retention (before ${prep[0]!.cutoff})` });
+        tooOld.push({ index: prepared.rowIndexes[i]!, code: "too_old", message: `timestamp: older than raw retention (before ${cutoff})` });
         return false;
       });
       rejected = [...rejected, ...tooOld].sort((a, b) => a.index - b.index);
       if (rows.length > 0) {
-        const statement = importEvents(rows);
-        const result = (await clients.sql.query(statement.text, [...statement.values])) as Array<{ inserted: number }>;
-        inserted = Number(result[0]?.inserted ?? 0);
+        inserted = await imports.insert(rows);
       }
     } catch (error) {
       logEvent("error", "import_failed", { events: rows.length, error: errorSummary(error) });

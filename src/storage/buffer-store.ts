@@ -1,5 +1,5 @@
 import type { Redis } from "@upstash/redis/cloudflare";
-import type { BufferEntry, BufferPort, CounterReader, DeadLetter, HourCounts } from "../cron/ports";
+import type { BufferEntry, BufferPort, DeadLetter, HourCounts } from "../cron/ports";
 import type { EventRow } from "../domain/event";
 import { BUFFER_ENTRY_VERSION } from "./buffer";
 import { inSlotOrder } from "./lua/contract";
@@ -97,7 +97,7 @@ const toNumber = (value: unknown): number => {
  * the hour counters. Every method is one HTTP request (single command,
  * pipeline or MULTI).
  */
-export class RedisBufferStore implements BufferPort, CounterReader {
+export class RedisBufferStore implements BufferPort {
   private readonly keys: RedisKeys;
   private readonly deleteScript;
 
@@ -131,6 +131,7 @@ export class RedisBufferStore implements BufferPort, CounterReader {
     return id === undefined ? null : streamIdMs(id);
   }
 
+  /** The counters of each hour (by UTC hour start) that Redis still holds; absent hours are left out. */
   async hourCounts(hours: readonly Date[]): Promise<Map<number, HourCounts>> {
     const result = new Map<number, HourCounts>();
     if (hours.length === 0) return result;

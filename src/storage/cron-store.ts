@@ -1,4 +1,4 @@
-import type { DirtyBucket, EventSink, JobRunStore, MaintenanceStore, PolicyJob, ReconcileRow, RollupStore } from "../cron/ports";
+import type { DirtyBucket, EventSink, PolicyJob, ReconcileRow } from "../cron/ports";
 import type { EventRow } from "../domain/event";
 import type { Sql } from "./clients";
 import { PostgresStore } from "./postgres-store";
@@ -71,7 +71,7 @@ export interface SchedulerFailure {
  * (statement or non-interactive transaction), except `healHour` in `timescale` (one forced
  * refresh per aggregate, each alone in autocommit as TimescaleDB requires).
  */
-export class PostgresCronStore implements JobRunStore, RollupStore, MaintenanceStore, EventSink {
+export class PostgresCronStore implements EventSink {
   private readonly events: PostgresStore;
 
   constructor(
@@ -85,7 +85,7 @@ export class PostgresCronStore implements JobRunStore, RollupStore, MaintenanceS
     return (await this.sql.query(statement.text, [...statement.values])) as R[];
   }
 
-  // JobRunStore
+  // Run bookkeeping (the runner): the lease and the `analytics_job_runs` row, one statement each way.
   async begin(job: string, holder: string, ttlSeconds: number) {
     const rows = await this.run<{ id: string; acquired: boolean }>(beginJobRun(job, holder, ttlSeconds));
     const row = rows[0];
@@ -97,7 +97,7 @@ export class PostgresCronStore implements JobRunStore, RollupStore, MaintenanceS
     await this.run(endJobRun(runId, job, holder, outcome, counts, error));
   }
 
-  // EventSink
+  // EventSink (the drain)
   insert(rows: readonly EventRow[]): Promise<number> {
     return this.events.insertEvents(rows);
   }
@@ -109,7 +109,7 @@ export class PostgresCronStore implements JobRunStore, RollupStore, MaintenanceS
     return Number(rows[0]?.created ?? 0);
   }
 
-  // RollupStore
+  // The hourly job
   async claimDirtyBuckets(limit: number): Promise<DirtyBucket[]> {
     const rows = await this.run<{ granularity: "hour" | "day"; bucket: unknown }>(claimDirtyBuckets(limit));
     return rows.map((r) => ({ granularity: r.granularity, bucket: iso(r.bucket) ?? String(r.bucket) }));
@@ -119,6 +119,7 @@ export class PostgresCronStore implements JobRunStore, RollupStore, MaintenanceS
     if (buckets.length > 0) await this.run(markDirtyBuckets(buckets));
   }
 
+  /** `CALL analytics_refresh_rollups(from, to)` (continuous aggregates or upserts, per tier). */
   async refreshRollups(from: Date, to: Date): Promise<void> {
     // Sent alone in every tier (autocommit): required in `timescale`, harmless elsewhere.
     await this.run(refreshRollups(from, to));
@@ -138,6 +139,11 @@ export class PostgresCronStore implements JobRunStore, RollupStore, MaintenanceS
     }));
   }
 
+  /**
+   * Recomputes the rollups of the closed hour [from, to) (and the day containing it, if closed)
+   * from raw, even where they look fresh. One round trip in the plain-table tiers (a transaction);
+   * in `timescale` one forced refresh per aggregate.
+   */
   async healHour(from: Date, to: Date, now: Date): Promise<void> {
     if (this.tier !== "timescale") {
       const del = deleteRollupRange(from, to);
@@ -168,13 +174,15 @@ export class PostgresCronStore implements JobRunStore, RollupStore, MaintenanceS
     if (checks.length > 0) await this.run(recordChecks(checks));
   }
 
-  // MaintenanceStore
+  // The daily job
+  /** `CALL analytics_apply_retention(now)`: the procedure's report. */
   async applyRetention(now: Date): Promise<Record<string, number>> {
     const rows = await this.run<{ report: Record<string, number> | string | null }>(applyRetention(now));
     const report = rows[0]?.report ?? {};
     return typeof report === "string" ? (JSON.parse(report) as Record<string, number>) : report;
   }
 
+  /** Compresses chunks past `compress_after` (`timescale` tier); null elsewhere without a round trip. */
   async compressChunks(now: Date): Promise<number | null> {
     const statement = compressChunks(this.tier, now);
     if (!statement) return null;
@@ -182,12 +190,14 @@ export class PostgresCronStore implements JobRunStore, RollupStore, MaintenanceS
     return Number(rows[0]?.compressed ?? 0);
   }
 
+  /** The TimescaleDB policy jobs of this schema (`timescale` tier); null elsewhere without a round trip. */
   async policyJobs(now: Date): Promise<PolicyJob[] | null> {
     if (this.tier !== "timescale") return null;
     const rows = await this.run<PolicyJob>(policyJobStatus(now));
     return rows.map((r) => ({ ...r, job_id: Number(r.job_id) }));
   }
 
+  /** `CALL run_job(id)`, then records the foreground run (analytics_policy_runs). */
   async runPolicyJob(jobId: number): Promise<void> {
     // Two statements: run_job must be sent alone, in autocommit.
     await this.run(runTimescaleJob(jobId));

@@ -3,7 +3,7 @@ import type { Sql } from "./clients";
 import { INSERT_EVENTS, READ_TIER, insertEventsValues } from "./sql";
 import { recordedTier, type Tier } from "./tier";
 
-/** The narrow PostgreSQL surface the ingest path needs. */
+/** The narrow PostgreSQL surface the ingest path needs (a port: test/worker/hostile-content.test.ts fakes it). */
 export interface EventStore {
   /** Inserts rows exactly once by event_id; resolves to how many were new. One statement. */
   insertEvents(rows: readonly EventRow[]): Promise<number>;

@@ -68,7 +68,10 @@ export type RecordBatchResult =
   /** The script could not read the batch (nothing was written); `message` is its decoder's. */
   | { status: "invalid"; message: string };
 
-/** The narrow Redis surface the ingest route needs (fakes in unit tests implement just this). */
+/**
+ * The narrow Redis surface the ingest route needs: a port because src/metrics/piggyback.ts wraps it
+ * and test/worker/hostile-content.test.ts replaces `recordBatch`.
+ */
 export interface IngestRedis {
   recordBatch(input: RecordBatchInput): Promise<RecordBatchResult>;
   deleteBufferEntry(entryId: string): Promise<void>;

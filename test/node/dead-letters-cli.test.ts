@@ -4,12 +4,16 @@
  * (real PostgreSQL 15), exactly as it would reach production Upstash and Neon.
  */
 import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "@upstash/redis";
 import pg from "pg";
 import { afterAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { bufferPayload } from "../../src/storage/buffer";
 import { redisKeys } from "../../src/storage/redis-keys";
+import { eventRow } from "../support/event-row";
 import type { EventRow } from "../../src/domain/event";
 import { adminUrl } from "../support/postgres";
 
@@ -19,45 +23,31 @@ const keys = redisKeys(PREFIX);
 const stack = inject("stack");
 const redis = new Redis({ url: stack.upstashUrl, token: stack.upstashToken, enableTelemetry: false });
 
-function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** The Worker's settings for the test stack, as the environment or a dev state carries them. */
+const WORKER_ENV = {
+  UPSTASH_REDIS_REST_URL: stack.upstashUrl,
+  UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
+  DATABASE_URL: stack.databaseUrl,
+  NEON_FETCH_ENDPOINT: stack.neonEndpoint,
+  REDIS_KEY_PREFIX: PREFIX,
+};
+
+function runWith(env: Record<string, string | undefined>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       "node_modules/.bin/tsx",
       ["scripts/dead-letters.ts", ...args],
-      {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH,
-          UPSTASH_REDIS_REST_URL: stack.upstashUrl,
-          UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
-          DATABASE_URL: stack.databaseUrl,
-          NEON_FETCH_ENDPOINT: stack.neonEndpoint,
-          REDIS_KEY_PREFIX: PREFIX,
-        },
-      },
+      { cwd: ROOT, env: { PATH: process.env.PATH, ...env } },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
 
+const run = (...args: string[]) => runWith(WORKER_ENV, ...args);
+
 function row(): EventRow {
   const at = new Date(Date.now() - 60_000).toISOString();
-  return {
-    event_id: crypto.randomUUID(),
-    time: at,
-    event_name: "signup",
-    category: "account",
-    user_id: "u1",
-    session_id: "s1",
-    properties: {},
-    device_info: null,
-    page_url: null,
-    referrer: null,
-    received_at: at,
-    client_time: at,
-    skew_ms: 0,
-    flags: [],
-  };
+  return eventRow({ time: at, event_name: "signup", category: "account", user_id: "u1", session_id: "s1", client_time: at });
 }
 
 /** The test run's `postgres`-tier database, over the PostgreSQL protocol (the bridge hides the real host). */
@@ -121,5 +111,27 @@ describe("npm run dead-letters", () => {
     expect(await storedCount(refused.event_id)).toBe(1);
 
     expect((await run("list")).stdout).toContain("0 dead letter(s)");
+  });
+
+  it("without credentials in the environment, finds the stack of a running npm run dev in its state file, and only while it runs", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "eaw-dead-letters-"));
+    try {
+      const stateFile = join(dir, "dev.json");
+      const state = (pid: number) => JSON.stringify({ pid, baseUrl: "http://127.0.0.1:1", neonUrl: "", databaseUrl: stack.databaseUrl, workerEnv: WORKER_ENV });
+      await redis.xadd(keys.deadLetter, "*", { id: "1764140400001-0", b: "{not json", error: "unreadable entry: not JSON", sqlstate: "" });
+
+      writeFileSync(stateFile, state(process.pid));
+      const live = await runWith({ DEV_STATE_FILE: stateFile }, "list");
+      expect(live.code).toBe(0);
+      expect(live.stdout).toContain(`1 dead letter(s) under ${PREFIX}buffer:dead (via the running npm run dev)`);
+
+      // A state left behind by a dev stack that is gone (no such process) is not used.
+      writeFileSync(stateFile, state(2_000_000_000));
+      const stale = await runWith({ DEV_STATE_FILE: stateFile }, "list");
+      expect(stale.code).toBe(2);
+      expect(stale.stderr).toMatch(/set UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN, DATABASE_URL/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { DEV_EMBEDDED_PG_PORT, DEV_IMPORT_KEY, DEV_PORT, DEV_READ_TOKEN, DEV_WRITE_KEY, ROOT, startDevStack, type DevStack } from "../../scripts/lib/dev-stack";
-import type { DevState } from "../../scripts/lib/dev-state";
+import { devStateOf } from "../../scripts/lib/dev-state";
 import { chooseDevVars, CONFIG_VARIABLES, readDevVars, STACK_OWNED } from "../../scripts/lib/dev-vars";
 import { ensureProgram, PSQL, type SystemProgram } from "../../scripts/lib/system-deps";
 import { ConfigSchema } from "../../src/config";
@@ -227,8 +227,7 @@ describe("README: the examples against a fresh local stack", () => {
   beforeAll(async () => {
     stack = await startDevStack({ quiet: true, vars: { WRITE_KEYS: DEV_WRITE_KEY, READ_TOKEN: DEV_READ_TOKEN, IMPORT_KEYS: DEV_IMPORT_KEY } });
     stateDir = mkdtempSync(join(tmpdir(), "eaw-readme-"));
-    const state: DevState = { pid: process.pid, baseUrl: stack.baseUrl, neonUrl: stack.neon.url, databaseUrl: stack.vars.DATABASE_URL! };
-    writeFileSync(join(stateDir, "dev.json"), JSON.stringify(state));
+    writeFileSync(join(stateDir, "dev.json"), JSON.stringify(devStateOf(stack)));
     const definition = `BASE=http://127.0.0.1:${DEV_PORT}`;
     expect(DEFINITIONS.code).toContain(definition);
     prelude = DEFINITIONS.code.replace(definition, `BASE=${stack.baseUrl}`);

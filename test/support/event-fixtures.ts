@@ -1,4 +1,5 @@
 import type { EventRow } from "../../src/domain/event";
+import { eventRow, seededUuid } from "./event-row";
 import { prng } from "./prng";
 
 /**
@@ -40,11 +41,6 @@ const NAMES: [string, string][] = [
 const ASSET_TYPES = ["image", "video", "model", "audio"];
 
 
-function uuid(rand: () => number): string {
-  const hex = Array.from({ length: 32 }, () => Math.floor(rand() * 16).toString(16)).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-}
-
 function event(rand: () => number, time: number, receivedAt: number): EventRow {
   const [event_name, category] = NAMES[Math.floor(rand() * NAMES.length)]!;
   const user = rand() < 0.2 ? null : `u${Math.floor(rand() * 12)}`;
@@ -54,8 +50,8 @@ function event(rand: () => number, time: number, receivedAt: number): EventRow {
   if (event_name === "asset_generated" && rand() < 0.9) {
     properties.asset_type = ASSET_TYPES[Math.floor(rand() * ASSET_TYPES.length)];
   }
-  return {
-    event_id: uuid(rand),
+  return eventRow({
+    event_id: seededUuid(rand),
     time: new Date(time).toISOString(),
     event_name,
     category,
@@ -64,12 +60,10 @@ function event(rand: () => number, time: number, receivedAt: number): EventRow {
     properties,
     device_info: rand() < 0.5 ? { ua: "test" } : null,
     page_url: "https://example.test/p",
-    referrer: null,
     received_at: new Date(receivedAt).toISOString(),
-    client_time: null,
     skew_ms: Math.floor(rand() * 2000) - 1000,
     flags: rand() < 0.1 ? ["bot"] : [],
-  };
+  });
 }
 
 /**

@@ -1,4 +1,4 @@
-/** SQL only the tests run: the migration plan's own queries, checked against every tier. */
+/** SQL only the tests run: the queries of the migration (docs/ARCHITECTURE.md §1), checked against every tier. */
 import type { SqlStatement } from "../../src/storage/sql";
 
 /** Most generated asset types over [from, to): rows `{ asset_type, generation_count, unique_creators }`. */
@@ -10,7 +10,7 @@ export function popularAssetTypes(from: Date, to: Date, limit: number): SqlState
 }
 
 /**
- * The migration plan's Phase 3 benchmark query (docs/ARCHITECTURE.md §1), as written: events per name over the last 7 days.
+ * The Phase 3 benchmark query of the migration (docs/ARCHITECTURE.md §1), as written: events per name over the last 7 days.
  * Rows `{ event_name, count }` (count is a bigint, returned as a string by most drivers).
  */
 export const EVENTS_BY_NAME_LAST_7_DAYS = `SELECT event_name, COUNT(*)

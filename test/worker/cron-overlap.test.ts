@@ -6,8 +6,6 @@ import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { Budget } from "../../src/cron/budget";
 import { drainBuffer } from "../../src/cron/drain";
 import { createServices } from "../../src/services";
-import { RedisBufferStore } from "../../src/storage/buffer-store";
-import { PostgresCronStore } from "../../src/storage/cron-store";
 import { redisKeys } from "../../src/storage/redis-keys";
 import {
   DRAIN,
@@ -59,8 +57,8 @@ describe("overlapping drains", () => {
     const services = createServices(workerEnv);
     const drain = () =>
       drainBuffer({
-        buffer: new RedisBufferStore(services.clients.redis, PREFIX),
-        events: new PostgresCronStore(services.clients.sql, "postgres"),
+        buffer: services.cron.buffer,
+        events: services.cron.store("postgres"),
         budget: new Budget({ wallMs: 20_000, subrequests: 900 }),
         now: new Date(),
       });

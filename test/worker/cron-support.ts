@@ -10,6 +10,7 @@ import worker from "../../src/index";
 import type { EventRow } from "../../src/domain/event";
 import { bufferPayload } from "../../src/storage/buffer";
 import { COUNTER_FIELDS, hourId, redisKeys } from "../../src/storage/redis-keys";
+import { eventRow } from "../support/event-row";
 import { testRedis, testSql } from "./support";
 
 export type TierName = "postgres" | "timescale" | "timescale-apache";
@@ -75,22 +76,17 @@ export function makeEvents(count: number, from: number, span: number, receivedAt
   return Array.from({ length: count }, (_, i) => {
     const [event_name, category] = NAMES[i % NAMES.length]!;
     const time = new Date(from + Math.floor((i * span) / count)).toISOString();
-    return {
-      event_id: crypto.randomUUID(),
+    return eventRow({
       time,
       event_name,
       category,
       user_id: i % 5 === 0 ? null : `u${i % 17}`,
       session_id: `s${i % 23}`,
       properties: event_name === "asset_generated" ? { asset_type: ASSET_TYPES[i % ASSET_TYPES.length] } : {},
-      device_info: null,
       page_url: "https://example.com/",
-      referrer: null,
       received_at: new Date(receivedAt).toISOString(),
       client_time: time,
-      skew_ms: 0,
-      flags: [],
-    };
+    });
   });
 }
 

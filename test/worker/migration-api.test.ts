@@ -7,7 +7,7 @@ import { createServices } from "../../src/services";
 import { createSqlClient } from "../../src/storage/clients";
 import { INSERT_EVENTS, insertEventsValues } from "../../src/storage/sql";
 import { loadConfig } from "../../src/config";
-import type { EventRow } from "../../src/domain/event";
+import { eventRow } from "../support/event-row";
 import { bridgeStats, control, resetBridgeStats, testSql } from "./support";
 
 const TOKEN = "test-read-token-0123456789";
@@ -123,10 +123,7 @@ describe("migration-health read routes", () => {
     const recorder = new LatencyRecorder(() => 0.5);
     for (let i = 0; i < 150; i++) recorder.record("probe_metric", i, Date.now() - 20_000);
     const measured = measuredSql(createSqlClient(loadConfig(env)), "probe_insert", recorder);
-    const row: EventRow = {
-      event_id: crypto.randomUUID(), time: new Date().toISOString(), event_name: "latency_probe", category: "test", user_id: null, session_id: null,
-      properties: {}, device_info: null, page_url: null, referrer: null, received_at: new Date().toISOString(), client_time: null, skew_ms: 0, flags: [],
-    } as unknown as EventRow;
+    const row = eventRow({ event_name: "latency_probe", category: "test" });
     await resetBridgeStats();
     const result = (await measured.query(INSERT_EVENTS, insertEventsValues([row]))) as Array<{ inserted: number }>;
     expect(result[0]!.inserted).toBe(1);

@@ -6,6 +6,7 @@ import { createServices } from "../../src/services";
 import { claimDirtyBuckets, insertEvents, recordChecks, refreshRollups, type CheckRow } from "../../src/storage/sql";
 import { TIERS, type Tier } from "../../src/storage/tier";
 import { expectedPopularAssetTypes } from "../support/event-fixtures";
+import { eventRow, seededUuid } from "../support/event-row";
 import { bridgeStats, resetBridgeStats, testSql } from "./support";
 import { prng } from "../support/prng";
 
@@ -68,11 +69,6 @@ function pick<T>(rand: () => number, items: Array<[T, number]>): T {
   return items[items.length - 1]![0];
 }
 
-function uuid(rand: () => number): string {
-  const hex = Array.from({ length: 32 }, () => Math.floor(rand() * 16).toString(16)).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-}
-
 function makeEvent(rand: () => number, time: number, forced?: [string, string]): EventRow {
   let r = rand() * WEIGHT;
   let chosen = NAMES[0]!;
@@ -91,22 +87,7 @@ function makeEvent(rand: () => number, time: number, forced?: [string, string]):
     else if (k < 0.95) properties.duration_ms = true;
   }
   if (event_name === "asset_generated" && rand() < 0.9) properties.asset_type = pick(rand, ASSET_TYPES);
-  return {
-    event_id: uuid(rand),
-    time: iso(time),
-    event_name,
-    category,
-    user_id: user,
-    session_id: session,
-    properties,
-    device_info: null,
-    page_url: null,
-    referrer: null,
-    received_at: iso(time),
-    client_time: null,
-    skew_ms: 0,
-    flags: [],
-  };
+  return eventRow({ event_id: seededUuid(rand), time: iso(time), event_name, category, user_id: user, session_id: session, properties });
 }
 
 /** Three full days before today, today up to and including the open hour; three empty hours. */

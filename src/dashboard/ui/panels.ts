@@ -396,7 +396,7 @@ function block(id: string, title: string) {
 }
 
 export function healthPanel(): Panel {
-  const f = frame("health", "Migration health", "What the migration plan asks to watch: write and read latency, consistency between Redis and PostgreSQL, the buffer, storage and the cron jobs.");
+  const f = frame("health", "Migration health", "What to watch during the migration: write and read latency, consistency between Redis and PostgreSQL, the buffer, storage and the cron jobs.");
   const stores = block("health-stores", "Stores");
   const buffer = block("health-buffer", "Buffer and dead letters");
   const latency = block("health-latency", "Write and read latency (last 24 hours, measured by the worker)");
