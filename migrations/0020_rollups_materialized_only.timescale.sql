@@ -22,8 +22,11 @@ ALTER MATERIALIZED VIEW analytics_asset_popularity_ts SET (timescaledb.materiali
 
 -- As in 0003, without the clamp at the open bucket: windows widened to whole buckets, clamped below
 -- to analytics_raw_floor() (a refresh over dropped raw chunks deletes rollup history), empty
--- windows skipped. Still `CALL analytics_refresh_rollups($1, $2)` alone and in autocommit.
-CREATE OR REPLACE PROCEDURE analytics_refresh_rollups(p_from timestamptz, p_to timestamptz)
+-- windows skipped. Since 0013 the jobs' `CALL analytics_refresh_rollups($1, $2)` (alone and in
+-- autocommit) is a wrapper that refreshes these continuous aggregates through
+-- analytics_refresh_event_rollups and then the daily dimension rollup: replace the inner procedure,
+-- never the wrapper, or the dimension rollup would silently stop being refreshed.
+CREATE OR REPLACE PROCEDURE analytics_refresh_event_rollups(p_from timestamptz, p_to timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
   floor_ts timestamptz := analytics_raw_floor();
