@@ -12,12 +12,12 @@
  * Redis round trip as the rest of the batch. Web-standard crypto only.
  */
 import { hex, sha256 } from "../http/digest";
+import { DAY_MS } from "../time";
 
 /** Bytes of randomness in a day's salt. */
 const SALT_BYTES = 16;
 /** What separates the hashed parts: none of a host, an address or a header value holds a newline. */
 const SEPARATOR = "\n";
-const DAY_MS = 86_400_000;
 
 /**
  * The unsalted part of a visitor id for one site (the page's host; "" without one), the client's

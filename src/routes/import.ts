@@ -7,6 +7,7 @@ import { ApiError } from "../errors";
 import { readBody } from "../http/read-body";
 import { findSecret } from "../http/secrets";
 import { errorSummary } from "../error-text";
+import { DAY_MS } from "../time";
 import { logEvent } from "../log";
 
 /** How long a client should wait after a 503 before retrying. */
@@ -15,7 +16,7 @@ const UNAVAILABLE_RETRY_AFTER_SECONDS = 10;
  * The normaliser's age limit is lifted for imports: the database decides (raw retention, read by
  * `prepareImport`), so the limit follows `analytics_settings` without a second configuration.
  */
-const IMPORT_MAX_AGE_MS = 100 * 365 * 24 * 3_600_000;
+const IMPORT_MAX_AGE_MS = 100 * 365 * DAY_MS;
 const BEARER = /^Bearer\s+(.+)$/i;
 
 /** The import key of a request: `Authorization: Bearer <key>`, else `X-Import-Key`. */
