@@ -86,15 +86,20 @@ export default async function setup(project: TestProject) {
     const control = await startControlServer({
       "POST /redis/stop": () => redis.stop(),
       "POST /redis/start": () => redis.start(),
-      // Both paths lose PostgreSQL together.
       "POST /postgres/stop": async () => {
-        for (const relay of Object.values(relays)) relay.down();
         await neon?.close();
         neon = undefined;
       },
       "POST /postgres/start": async () => {
-        for (const relay of Object.values(relays)) relay.up();
         neon ??= await startNeon();
+      },
+      // The Hyperdrive path's outage: the relays cut the Worker off, while the tests' own
+      // arranging and checking (through the Neon bridge) keeps working.
+      "POST /postgres-tcp/stop": async () => {
+        for (const relay of Object.values(relays)) relay.down();
+      },
+      "POST /postgres-tcp/start": async () => {
+        for (const relay of Object.values(relays)) relay.up();
       },
       "POST /crashable/start": async () => {
         if (crashServer) return crashServer.restart();

@@ -13,11 +13,16 @@ export function testSql(url: string = env.DATABASE_URL): Sql {
   return neonHttpSql(url, env.NEON_FETCH_ENDPOINT);
 }
 
-/** Stops or starts a server of the local stack (the control server of global-setup.ts). */
+/**
+ * Stops or starts a server of the local stack (the control server of global-setup.ts). On the
+ * Hyperdrive path, stopping PostgreSQL cuts the Worker's TCP connections (the relays) and leaves
+ * the Neon bridge that the tests' own statements use.
+ */
 export async function control(
   action: "redis/stop" | "redis/start" | "postgres/stop" | "postgres/start" | "crashable/start" | "crashable/kill",
 ): Promise<void> {
-  const response = await fetch(`${env.TEST_CONTROL_URL}/${action}`, { method: "POST" });
+  const route = env.DB_DRIVER === "hyperdrive" ? action.replace(/^postgres\//, "postgres-tcp/") : action;
+  const response = await fetch(`${env.TEST_CONTROL_URL}/${route}`, { method: "POST" });
   if (!response.ok) throw new Error(`control ${action} failed: ${response.status} ${await response.text()}`);
 }
 
