@@ -81,11 +81,18 @@ export interface IngestRedis {
   recordDirectInsertFailure(failure: DirectInsertFailure): Promise<void>;
 }
 
-/** The `ops` argument of INGEST_SCRIPT: `i` and `t` entries are OP_INCR and OP_TTL tuples. */
+/**
+ * The `ops` argument of INGEST_SCRIPT (JSON; one-letter keys because it travels with every batch).
+ * The script reads each list by these names (src/storage/lua/ingest.ts).
+ */
 interface ScriptOps {
+  /** Counter increments (HINCRBY): OP_INCR tuples, applied for new events only. */
   i: Array<Array<number | string>>;
+  /** HyperLogLog adds (PFADD): the key's index in KEYS, then the members. */
   p: Array<[number, ...string[]]>;
+  /** Active sessions (ZADD): score, member, score, member, … */
   z: Array<number | string>;
+  /** Expiries (EXPIRE): OP_TTL tuples, one per counter key. */
   t: number[][];
 }
 
