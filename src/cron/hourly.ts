@@ -4,7 +4,7 @@ import type { Budget } from "./budget";
 import { UNTRACKED, type Progress } from "./runner";
 import type { RedisBufferStore } from "../storage/buffer-store";
 import type { PostgresCronStore } from "../storage/cron-store";
-import type { BufferPort, DirtyBucket, HourCounts, ReconcileRow } from "./ports";
+import type { BufferPort, DimensionDayRow, DirtyBucket, HourCounts, ReconcileRow } from "./ports";
 import { DAY_MS, HOUR_MS } from "../time";
 
 export const HOURLY_LIMITS = {
@@ -14,6 +14,8 @@ export const HOURLY_LIMITS = {
   reconcileHours: Math.floor(HOUR_KEY_TTL_SECONDS / 3600),
   /** Hours healed per run at most (each costs up to three statements in `timescale`). */
   maxHeals: 48,
+  /** Closed UTC days whose dimension rollup is reconciled: the days those hours belong to. */
+  reconcileDays: Math.ceil(HOUR_KEY_TTL_SECONDS / 86_400),
   /**
    * How long to wait for the minute drain to store what was buffered before this run (the hour
    * just closed is still partly in the buffer at :00). Comparing earlier would report drift that
@@ -111,6 +113,30 @@ export function compareHours(redis: ReadonlyMap<number, HourCounts>, db: readonl
   return checks;
 }
 
+/** The scope of a dimension rollup check: a colon never occurs in a dimension name. */
+export const dimensionScope = (dimension: string): string => `dimension:${dimension}`;
+
+/**
+ * One check per (closed day, dimension): the dimension rollup's all-events total against the
+ * day's raw count. Pure, exported for tests. No Redis counter exists per day and dimension, so
+ * `redis_count` is null and `drift` is |rollup − raw|; `hour` is the day's start.
+ */
+export function compareDimensionDays(rows: readonly DimensionDayRow[]): CheckRow[] {
+  return rows.map((r) => {
+    const drift = Math.abs(r.rollup_count - r.raw_count);
+    return {
+      hour: r.day.toISOString(),
+      scope: dimensionScope(r.dimension),
+      redis_count: null,
+      raw_count: r.raw_count,
+      rollup_count: r.rollup_count,
+      drift,
+      status: drift === 0 ? "match" : "drift",
+      action: null,
+    };
+  });
+}
+
 export interface HourlyCounts {
   closed_hour: string;
   dirty_claimed: number;
@@ -122,6 +148,9 @@ export interface HourlyCounts {
   comparisons: number;
   drift: number;
   healed_hours: number;
+  /** Closed days whose dimension rollup was compared with raw (one check per dimension each). */
+  days_checked: number;
+  healed_days: number;
   budget_stop: boolean;
 }
 
@@ -141,7 +170,9 @@ interface Deps {
  * rollups over the hour that just closed plus those buckets, merged into few ranges; buckets it
  * could not refresh are marked dirty again. (3) Reconciles every closed hour still held in Redis:
  * records one check row per hour and event name (and the total), heals the rollups of hours that
- * disagree with raw, and never changes raw rows.
+ * disagree with raw, and never changes raw rows. (4) Reconciles the dimension rollup of the closed
+ * days those hours belong to: one check row per day and dimension (all events against raw),
+ * recomputing the days that disagree. The check rows of (3) and (4) are recorded in one statement.
  */
 export async function runHourly(deps: Deps): Promise<HourlyCounts> {
   return hourly(deps, (deps.progress ?? UNTRACKED).track(initialCounts(deps.now)));
@@ -158,6 +189,8 @@ function initialCounts(now: Date): HourlyCounts {
     comparisons: 0,
     drift: 0,
     healed_hours: 0,
+    days_checked: 0,
+    healed_days: 0,
     budget_stop: false,
   };
 }
@@ -213,10 +246,29 @@ async function hourly({ buffer, counters, rollups, budget, now, sleep }: Deps, c
   if (counts.budget_stop) return counts;
 
   // (3) Reconcile the closed hours Redis still holds.
+  const hourChecks = await reconcileHours({ counters, rollups, budget, now }, hourNow, counts);
+  if (counts.budget_stop) {
+    await rollups.recordChecks(hourChecks);
+    return counts;
+  }
+  // (4) Reconcile the dimension rollup of the closed days.
+  const dayChecks = await reconcileDimensionDays({ rollups, budget }, hourNow, counts);
+  const checks = [...hourChecks, ...dayChecks];
+  await rollups.recordChecks(checks);
+  counts.comparisons = checks.length;
+  counts.drift = checks.filter((c) => c.status === "drift").length;
+  return counts;
+}
+
+async function reconcileHours(
+  { counters, rollups, budget, now }: Pick<Deps, "counters" | "rollups" | "budget" | "now">,
+  hourNow: number,
+  counts: HourlyCounts,
+): Promise<CheckRow[]> {
   const candidates: Date[] = [];
   for (let i = 1; i <= HOURLY_LIMITS.reconcileHours; i++) candidates.push(new Date(hourNow - i * HOUR_MS));
   const redis = await counters.hourCounts(candidates);
-  if (redis.size === 0) return counts;
+  if (redis.size === 0) return [];
   const hours = [...redis.keys()].map((h) => new Date(h));
   const rows = await rollups.reconcileCounts(hours);
   const checks = compareHours(redis, rows);
@@ -241,10 +293,41 @@ async function hourly({ buffer, counters, rollups, budget, now, sleep }: Deps, c
   }
   for (const c of checks) if (c.action === null && c.redis_count !== c.raw_count) c.action = "redis_differs";
 
-  await rollups.recordChecks(checks);
   counts.healed_hours = heals;
   counts.hours_checked = redis.size;
   counts.comparisons = checks.length;
   counts.drift = checks.filter((c) => c.status === "drift").length;
-  return counts;
+  return checks;
+}
+
+/**
+ * The closed days of the reconciliation window that hold raw or rollup rows, compared per
+ * dimension in one statement; a day that disagrees is recomputed from raw (one procedure call),
+ * unless raw rows of the day were already dropped (the rollup outlives raw retention).
+ */
+async function reconcileDimensionDays({ rollups, budget }: Pick<Deps, "rollups" | "budget">, hourNow: number, counts: HourlyCounts): Promise<CheckRow[]> {
+  const openDay = Math.floor(hourNow / DAY_MS) * DAY_MS;
+  const rows = await rollups.reconcileDimensionDays(new Date(openDay - HOURLY_LIMITS.reconcileDays * DAY_MS), new Date(openDay));
+  const checks = compareDimensionDays(rows);
+  const floor = rows[0]?.raw_floor.getTime() ?? -Infinity;
+  const daysOff = new Set(checks.filter((c) => c.status === "drift").map((c) => c.hour));
+  let heals = 0;
+  for (const day of [...daysOff].sort()) {
+    const from = Date.parse(day);
+    let action: string;
+    if (from < floor) {
+      action = "raw_dropped_not_healed";
+    } else if (budget.exhausted(8)) {
+      action = "heal_deferred";
+      counts.budget_stop = true;
+    } else {
+      await rollups.healDimensionDays(new Date(from), new Date(from + DAY_MS));
+      heals += 1;
+      action = "rollup_healed";
+    }
+    for (const c of checks) if (c.hour === day && c.status === "drift") c.action = action;
+  }
+  counts.days_checked = new Set(checks.map((c) => c.hour)).size;
+  counts.healed_days = heals;
+  return checks;
 }

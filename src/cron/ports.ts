@@ -71,6 +71,16 @@ export interface ReconcileRow {
   raw_floor: Date;
 }
 
+/** One (closed day, dimension) of the dimension rollup next to the day's raw count. */
+export interface DimensionDayRow {
+  day: Date;
+  dimension: string;
+  raw_count: number;
+  rollup_count: number;
+  /** `analytics_raw_floor()`: the start of the oldest raw data still stored. */
+  raw_floor: Date;
+}
+
 export interface PolicyJob {
   job_id: number;
   proc_name: string;

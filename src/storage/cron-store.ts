@@ -1,4 +1,4 @@
-import type { DirtyBucket, EventSink, PolicyJob, ReconcileRow } from "../cron/ports";
+import type { DimensionDayRow, DirtyBucket, EventSink, PolicyJob, ReconcileRow } from "../cron/ports";
 import type { EventRow } from "../domain/event";
 import type { Sql } from "./clients";
 import { PostgresStore } from "./postgres-store";
@@ -18,7 +18,9 @@ import {
   policyJobStatus,
   pruneCronHistory,
   reconcileCounts,
+  reconcileDimensionDays,
   recordChecks,
+  refreshDimensionDays,
   recordPolicyRun,
   refreshRollups,
   runTimescaleJob,
@@ -26,6 +28,7 @@ import {
   type SqlStatement,
 } from "./sql";
 import { DatabaseNotMigrated, type Tier } from "./tier";
+import { DIMENSIONS } from "../domain/dimensions";
 import { HOUR_MS } from "../time";
 
 /** SQLSTATE undefined_function: `refresh_continuous_aggregate(..., force)` before TimescaleDB 2.18. */
@@ -137,6 +140,25 @@ export class PostgresCronStore implements EventSink {
       rollup_count: Number(r.rollup_count),
       raw_floor: new Date(toMs(r.raw_floor)),
     }));
+  }
+
+  /** The dimension rollup's all-events total per dimension vs the raw count, per closed day in [from, to) that holds data. */
+  async reconcileDimensionDays(from: Date, to: Date): Promise<DimensionDayRow[]> {
+    const rows = await this.run<{ day: unknown; dimension: string; raw_count: string; rollup_count: string; raw_floor: unknown }>(
+      reconcileDimensionDays(from, to, DIMENSIONS),
+    );
+    return rows.map((r) => ({
+      day: new Date(toMs(r.day)),
+      dimension: r.dimension,
+      raw_count: Number(r.raw_count),
+      rollup_count: Number(r.rollup_count),
+      raw_floor: new Date(toMs(r.raw_floor)),
+    }));
+  }
+
+  /** Recomputes the dimension rollup of the closed days [from, to) from raw (one procedure call, every tier). */
+  async healDimensionDays(from: Date, to: Date): Promise<void> {
+    await this.run(refreshDimensionDays(from, to));
   }
 
   /**

@@ -371,6 +371,54 @@ FROM raw FULL JOIN rollup ON raw.hour = rollup.hour AND raw.event_name = rollup.
   };
 }
 
+/**
+ * Per closed UTC day in [from, to) that has raw rows or dimension rollup rows, per dimension in
+ * `dimensions`: the day's raw row count and the dimension rollup's all-events total (event_name
+ * = '', summed over values; a missing value is rolled up as '' so every row counts once per
+ * dimension). Rows `{ day, dimension, raw_count, rollup_count, raw_floor }`; `raw_floor` as in
+ * `reconcileCounts`. One statement: each day is one index range of the raw table.
+ */
+export function reconcileDimensionDays(from: Date, to: Date, dimensions: readonly string[]): SqlStatement {
+  return {
+    text: `WITH days AS (
+  SELECT generate_series($1::timestamptz, $2::timestamptz - INTERVAL '1 day', INTERVAL '1 day') AS day
+), raw AS (
+  SELECT d.day, count(*) AS n
+  FROM days d
+  JOIN analytics_events_ts e ON e.time >= d.day AND e.time < d.day + INTERVAL '1 day'
+  GROUP BY 1
+), rollup AS (
+  SELECT r.bucket AS day, r.dimension, sum(r.event_count) AS n
+  FROM analytics_daily_dimensions r
+  WHERE r.event_name = '' AND r.bucket >= $1::timestamptz AND r.bucket < $2::timestamptz
+  GROUP BY 1, 2
+)
+SELECT d.day, x.dimension,
+  coalesce(raw.n, 0)::bigint::text AS raw_count,
+  coalesce(rollup.n, 0)::bigint::text AS rollup_count,
+  analytics_raw_floor() AS raw_floor
+FROM days d
+CROSS JOIN unnest($3::text[]) AS x(dimension)
+LEFT JOIN raw ON raw.day = d.day
+LEFT JOIN rollup ON rollup.day = d.day AND rollup.dimension = x.dimension
+WHERE raw.n IS NOT NULL OR EXISTS (SELECT 1 FROM rollup r WHERE r.day = d.day)
+ORDER BY d.day, x.dimension`,
+    values: [from.toISOString(), to.toISOString(), textArrayLiteral(dimensions)],
+  };
+}
+
+/**
+ * Recomputes the dimension rollup of the closed UTC days [from, to) from raw rows (delete and
+ * insert in one procedure call): how the hourly job heals a day that disagrees with raw. The
+ * caller keeps [from, to) above `analytics_raw_floor()`.
+ */
+export function refreshDimensionDays(from: Date, to: Date): SqlStatement {
+  return {
+    text: `CALL analytics_refresh_dimension_days($1::timestamptz, $2::timestamptz)`,
+    values: [from.toISOString(), to.toISOString()],
+  };
+}
+
 /** Rollup views in the `timescale` tier, with their bucket width in hours. */
 export const CONTINUOUS_AGGREGATES = [
   { view: "analytics_hourly", hours: 1 },

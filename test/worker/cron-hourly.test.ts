@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
+import { DIMENSIONS } from "../../src/domain/dimensions";
 import type { EventRow } from "../../src/domain/event";
 import { createServices } from "../../src/services";
 import {
@@ -44,12 +45,17 @@ interface CheckRow {
   action: string | null;
 }
 
-/** The check rows written by the newest hourly run. */
-async function latestChecks(tier: TierName): Promise<CheckRow[]> {
+/**
+ * The check rows written by the newest hourly run: those of the closed hours, or those of the
+ * dimension rollup's closed days (scope `dimension:<name>`), which the same run records.
+ */
+async function latestChecks(tier: TierName, kind: "hours" | "dimension days" = "hours"): Promise<CheckRow[]> {
   return (await sqlFor(tier).query(
     `SELECT to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS".000Z"') AS hour, scope, redis_count::int, raw_count::int,
        rollup_count::int, drift::int, status, action
-     FROM analytics_checks WHERE checked_at = (SELECT max(checked_at) FROM analytics_checks) ORDER BY hour, scope`,
+     FROM analytics_checks WHERE checked_at = (SELECT max(checked_at) FROM analytics_checks)
+       AND (scope LIKE 'dimension:%') = $1 ORDER BY hour, scope COLLATE "C"`,
+    [kind === "dimension days"],
   )) as CheckRow[];
 }
 
@@ -71,6 +77,8 @@ async function corruptHourlyRow(tier: TierName, bucket: number, eventName: strin
   )) as unknown[];
   expect(updated.length).toBeGreaterThan(0);
 }
+
+const PATHS = ["/", "/pricing", "/docs"];
 
 describe.each(TIER_NAMES)("hourly job, tier %s", (tier) => {
   const prefix = `cron-hourly-${tier}:`;
@@ -97,7 +105,8 @@ describe.each(TIER_NAMES)("hourly job, tier %s", (tier) => {
       ...makeEvents(300, hours[0]!, HOUR, now),
       ...makeEvents(500, hours[1]!, HOUR, now),
       ...makeEvents(700, hours[2]!, HOUR, now),
-      ...makeEvents(120, lateHour + 5 * 60_000, 50 * 60_000, now),
+      // The day-old events carry dimensions, for the dimension rollup's checks.
+      ...makeEvents(120, lateHour + 5 * 60_000, 50 * 60_000, now).map((e, i) => ({ ...e, page_path: PATHS[i % PATHS.length]!, country: i % 4 === 0 ? null : "DE" })),
     ];
     // What ingestion does: counters per hour in Redis, the batch in the buffer; then the drain.
     await countInRedis(redis, prefix, events);
@@ -188,5 +197,94 @@ describe.each(TIER_NAMES)("hourly job, tier %s", (tier) => {
       action: "redis_differs",
     });
     await expectRollupsMatchEvents();
+  });
+
+  /** The closed days of the reconciliation window with events, and how many each has. */
+  const closedDays = () => {
+    const openDay = Math.floor(hourNow / DAY) * DAY;
+    const perDay = new Map<number, number>();
+    for (const e of events) {
+      const day = Math.floor(Date.parse(e.time) / DAY) * DAY;
+      if (day < openDay) perDay.set(day, (perDay.get(day) ?? 0) + 1);
+    }
+    return [...perDay].sort((a, b) => a[0] - b[0]);
+  };
+
+  const pagePaths = async (day: number) => {
+    const response = await createApp(createServices).request(
+      `/api/v1/analytics/breakdown?dimension=page_path&from=${new Date(day).toISOString()}&to=${new Date(day + DAY).toISOString()}&limit=1000`,
+      { headers: { authorization: `Bearer ${workerEnv.READ_TOKEN}` } },
+      workerEnv,
+    );
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { rows: Array<{ value: string | null; events: number }> };
+    return body.rows.map((r) => [r.value, r.events]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+  };
+
+  const expectedPagePaths = (day: number) => {
+    const counts = new Map<string | null, number>();
+    for (const e of events) {
+      if (Math.floor(Date.parse(e.time) / DAY) * DAY !== day) continue;
+      counts.set(e.page_path ?? null, (counts.get(e.page_path ?? null) ?? 0) + 1);
+    }
+    return [...counts].sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+  };
+
+  it("checks the dimension rollup of every closed day with events: one match per dimension, all events against raw", async () => {
+    await fireCron(HOURLY, workerEnv, now);
+
+    const expected = closedDays().flatMap(([day, n]) =>
+      [...DIMENSIONS].sort().map((dimension) => ({
+        hour: new Date(day).toISOString(),
+        scope: `dimension:${dimension}`,
+        redis_count: null,
+        raw_count: n,
+        rollup_count: n,
+        drift: 0,
+        status: "match",
+        action: null,
+      })),
+    );
+    expect(expected.length).toBeGreaterThan(0);
+    expect(await latestChecks(tier, "dimension days")).toEqual(expected);
+    const run = (await jobRuns(tier, "hourly")).at(-1);
+    expect(Number(run!.counts.days_checked)).toBe(closedDays().length);
+  });
+
+  it("detects a deleted or altered dimension rollup row as drift, recomputes the day, and the breakdown answers the events again", async () => {
+    const day = Math.floor(lateHour / DAY) * DAY;
+    const n = closedDays().find(([d]) => d === day)![1];
+    const sql = sqlFor(tier);
+    const bucket = new Date(day).toISOString();
+    const deleted = (await sql.query(
+      `DELETE FROM analytics_daily_dimensions WHERE bucket = $1 AND dimension = 'page_path' AND event_name = '' AND value = '/pricing' RETURNING event_count::int AS n`,
+      [bucket],
+    )) as Array<{ n: number }>;
+    expect(deleted).toEqual([{ n: 40 }]);
+    const altered = (await sql.query(
+      `UPDATE analytics_daily_dimensions SET event_count = event_count + 5 WHERE bucket = $1 AND dimension = 'country' AND event_name = '' AND value = 'DE' RETURNING 1`,
+      [bucket],
+    )) as unknown[];
+    expect(altered).toHaveLength(1);
+    expect(await pagePaths(day)).not.toEqual(expectedPagePaths(day));
+
+    await fireCron(HOURLY, workerEnv, now);
+
+    expect((await latestChecks(tier, "dimension days")).filter((c) => c.status === "drift")).toEqual([
+      { hour: bucket, scope: "dimension:country", redis_count: null, raw_count: n, rollup_count: n + 5, drift: 5, status: "drift", action: "rollup_healed" },
+      { hour: bucket, scope: "dimension:page_path", redis_count: null, raw_count: n, rollup_count: n - 40, drift: 40, status: "drift", action: "rollup_healed" },
+    ]);
+    expect(await pagePaths(day)).toEqual(expectedPagePaths(day));
+    const run = (await jobRuns(tier, "hourly")).at(-1);
+    expect(Number(run!.counts.healed_days)).toBe(1);
+
+    // /health counts the dimension drift of that run with the rest.
+    const health = await createApp(createServices).request("/health", { headers: { authorization: `Bearer ${workerEnv.READ_TOKEN}` } }, workerEnv);
+    const body = (await health.json()) as { checks: { drift: number } };
+    const driftRows = [...(await latestChecks(tier)), ...(await latestChecks(tier, "dimension days"))].filter((c) => c.status === "drift");
+    expect(body.checks.drift).toBe(driftRows.length);
+
+    await fireCron(HOURLY, workerEnv, now);
+    expect((await latestChecks(tier, "dimension days")).every((c) => c.status === "match")).toBe(true);
   });
 });
