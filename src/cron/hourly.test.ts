@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SCOPE_OTHER, compareHours, mergeRanges } from "./hourly";
+import { SCOPE_OTHER, compareDimensionDays, compareHours, mergeRanges } from "./hourly";
 
 const H = 3_600_000;
 
@@ -54,5 +54,20 @@ describe("compareHours", () => {
 
   it("compares only the hours Redis holds", () => {
     expect(compareHours(new Map(), [{ hour, event_name: "a", raw_count: 1, rollup_count: 1, raw_floor: floor }])).toEqual([]);
+  });
+});
+
+describe("compareDimensionDays", () => {
+  const day = new Date(48 * H);
+  const floor = new Date(0);
+  it("checks each dimension of a day against raw, without a Redis count; drift is how far the rollup is off", () => {
+    const checks = compareDimensionDays([
+      { day, dimension: "country", raw_count: 10, rollup_count: 10, raw_floor: floor },
+      { day, dimension: "page_path", raw_count: 10, rollup_count: 7, raw_floor: floor },
+    ]);
+    expect(checks).toEqual([
+      { hour: day.toISOString(), scope: "dimension:country", redis_count: null, raw_count: 10, rollup_count: 10, drift: 0, status: "match", action: null },
+      { hour: day.toISOString(), scope: "dimension:page_path", redis_count: null, raw_count: 10, rollup_count: 7, drift: 3, status: "drift", action: null },
+    ]);
   });
 });

@@ -274,23 +274,9 @@ async function reconcileHours(
   const checks = compareHours(redis, rows);
   const floor = rows[0]?.raw_floor.getTime() ?? -Infinity;
 
-  const rollupOff = new Set(checks.filter((c) => c.rollup_count !== c.raw_count).map((c) => c.hour));
-  let heals = 0;
-  for (const hour of [...rollupOff].sort()) {
-    const from = Date.parse(hour);
-    let action: string;
-    if (from < floor) {
-      action = "raw_dropped_not_healed";
-    } else if (heals >= HOURLY_LIMITS.maxHeals || budget.exhausted(8)) {
-      action = "heal_deferred";
-      counts.budget_stop = true;
-    } else {
-      await rollups.healHour(new Date(from), new Date(from + HOUR_MS), now);
-      heals += 1;
-      action = "rollup_healed";
-    }
-    for (const c of checks) if (c.hour === hour && c.rollup_count !== c.raw_count) c.action = action;
-  }
+  const heals = await healRollups(checks, floor, HOURLY_LIMITS.maxHeals, budget, counts, (from) =>
+    rollups.healHour(new Date(from), new Date(from + HOUR_MS), now),
+  );
   for (const c of checks) if (c.action === null && c.redis_count !== c.raw_count) c.action = "redis_differs";
 
   counts.healed_hours = heals;
@@ -298,6 +284,40 @@ async function reconcileHours(
   counts.comparisons = checks.length;
   counts.drift = checks.filter((c) => c.status === "drift").length;
   return checks;
+}
+
+/**
+ * Rebuilds from raw, oldest first, each bucket (the checks' `hour`) whose rollup count differs
+ * from raw, and sets the action of those checks: `rollup_healed`, `raw_dropped_not_healed` below
+ * the raw floor (raw is never "fixed" and no longer there), or `heal_deferred` past `maxHeals` or
+ * the budget (which stops the run). Returns how many buckets were healed.
+ */
+async function healRollups(
+  checks: CheckRow[],
+  floor: number,
+  maxHeals: number,
+  budget: Budget,
+  counts: HourlyCounts,
+  heal: (from: number) => Promise<void>,
+): Promise<number> {
+  const rollupOff = new Set(checks.filter((c) => c.rollup_count !== c.raw_count).map((c) => c.hour));
+  let heals = 0;
+  for (const bucket of [...rollupOff].sort()) {
+    const from = Date.parse(bucket);
+    let action: string;
+    if (from < floor) {
+      action = "raw_dropped_not_healed";
+    } else if (heals >= maxHeals || budget.exhausted(8)) {
+      action = "heal_deferred";
+      counts.budget_stop = true;
+    } else {
+      await heal(from);
+      heals += 1;
+      action = "rollup_healed";
+    }
+    for (const c of checks) if (c.hour === bucket && c.rollup_count !== c.raw_count) c.action = action;
+  }
+  return heals;
 }
 
 /**
@@ -310,23 +330,9 @@ async function reconcileDimensionDays({ rollups, budget }: Pick<Deps, "rollups" 
   const rows = await rollups.reconcileDimensionDays(new Date(openDay - HOURLY_LIMITS.reconcileDays * DAY_MS), new Date(openDay));
   const checks = compareDimensionDays(rows);
   const floor = rows[0]?.raw_floor.getTime() ?? -Infinity;
-  const daysOff = new Set(checks.filter((c) => c.status === "drift").map((c) => c.hour));
-  let heals = 0;
-  for (const day of [...daysOff].sort()) {
-    const from = Date.parse(day);
-    let action: string;
-    if (from < floor) {
-      action = "raw_dropped_not_healed";
-    } else if (budget.exhausted(8)) {
-      action = "heal_deferred";
-      counts.budget_stop = true;
-    } else {
-      await rollups.healDimensionDays(new Date(from), new Date(from + DAY_MS));
-      heals += 1;
-      action = "rollup_healed";
-    }
-    for (const c of checks) if (c.hour === day && c.status === "drift") c.action = action;
-  }
+  const heals = await healRollups(checks, floor, HOURLY_LIMITS.reconcileDays, budget, counts, (from) =>
+    rollups.healDimensionDays(new Date(from), new Date(from + DAY_MS)),
+  );
   counts.days_checked = new Set(checks.map((c) => c.hour)).size;
   counts.healed_days = heals;
   return checks;

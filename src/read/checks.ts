@@ -1,4 +1,7 @@
-/** GET /checks: the hourly reconciliation rows (Redis vs raw vs rollup counts) of a range of hours. */
+/**
+ * GET /checks: the hourly reconciliation rows (Redis vs raw vs rollup counts) of a range of hours,
+ * with the dimension rollup's day checks under the hour their day starts.
+ */
 import { DAY_MS, HOUR_MS } from "../time";
 import { z } from "../zod";
 import type { SqlStatement } from "../storage/sql";
@@ -21,7 +24,11 @@ export type ChecksQuery = z.output<typeof ChecksQuerySchema>;
 export const CheckRowSchema = z
   .object({
     hour: isoTime("Checked hour"),
-    scope: z.string().describe("'*' for the hour's total, otherwise the event_name compared."),
+    scope: z
+      .string()
+      .describe(
+        "'*' for the hour's total; `dimension:<name>` for a closed day's dimension rollup (all events against raw; `hour` is the day's start, `redis_count` null); otherwise the event_name compared.",
+      ),
     redis_count: z.number().int().nullable(),
     raw_count: z.number().int(),
     rollup_count: z.number().int(),

@@ -17,7 +17,9 @@ export const ConsistencyQuerySchema = z.strictObject(rangeParams);
 const CheckedHourSchema = z.object({
   hour: isoTime("Checked hour"),
   state: z.enum(["match", "healed", "drift"]).describe("`drift` when a scope still drifts, `healed` when every drift had its rollup rebuilt, else `match`."),
-  compared: count("Scopes compared (the total plus each event name), from each scope's latest check."),
+  compared: count(
+    "Scopes compared (the total plus each event name; at a day's first hour also each dimension of that day's dimension rollup, scope `dimension:<name>`), from each scope's latest check.",
+  ),
   matched: count("Scopes whose Redis, raw and rollup counts agreed."),
   healed: count("Scopes that drifted and had their rollup rebuilt from raw rows (action rollup_healed)."),
   drifting: count("Scopes that drifted otherwise (redis_differs, raw_dropped_not_healed, heal_deferred)."),
