@@ -37,6 +37,8 @@ export async function resetTables(tier: TierName): Promise<void> {
     analytics_job_runs, analytics_job_leases`);
   // Continuous aggregates (timescale) accept TRUNCATE as well: it empties their materialisation.
   await sql.query(`TRUNCATE analytics_hourly, analytics_daily, analytics_asset_popularity_ts`);
+  // The dimension rollup (a plain table in every tier): another file's days must not be checked here.
+  await sql.query(`TRUNCATE analytics_daily_dimensions`);
   // The daily job's record of the policies it ran itself (timescale only): another file's daily
   // run must not make this file's policies look already done.
   await sql.query(`DO $$ BEGIN IF to_regclass('analytics_policy_runs') IS NOT NULL THEN TRUNCATE analytics_policy_runs; END IF; END $$`);
