@@ -1,6 +1,4 @@
-import { hex, sha256 } from "./digest";
-
-export { hex, sha256 };
+import { sha256 } from "./digest";
 
 /** Digests of configured secrets, computed once per isolate (bounded by the secrets configured). */
 const secretDigests = new Map<string, Promise<Uint8Array>>();
