@@ -40,37 +40,19 @@ export const DIMENSION_COLUMNS = DIMENSIONS;
 /** The UTC origin every hour and day bucket is aligned to (date_bin, like time_bucket, ignores the session TimeZone). */
 export const BUCKET_ORIGIN = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`;
 
-/**
- * A raw row as `json_to_recordset` reads it from a batch's JSON (the keys of EventRow). A key a
- * row lacks (a buffer entry written before the dimensions existed) reads as null.
- */
-export const RAW_ROW_RECORD = `event_id uuid, time timestamptz, event_name text, category text, user_id text, session_id text,
-    properties jsonb, device_info jsonb, page_url text, referrer text, received_at timestamptz,
-    client_time timestamptz, skew_ms bigint, flags text[], visitor_id text,
-    ${DIMENSION_COLUMNS.map((c) => `${c} text`).join(", ")}`;
-
-/**
- * The raw rows of an exactly-once insert: the rows of CTE `input` whose ids CTE `fresh` just
- * claimed in `analytics_event_ids`, returning their times (INSERT_EVENTS and the import share it).
- */
-export const INSERT_FRESH_ROWS = `INSERT INTO analytics_events_ts (time, event_id, event_name, category, user_id, session_id,
-    properties, device_info, page_url, referrer, received_at, client_time, skew_ms, flags,
-    visitor_id, ${DIMENSION_COLUMNS.join(", ")})
-  SELECT i.time, i.event_id, i.event_name, i.category, i.user_id, i.session_id,
-    coalesce(i.properties, '{}'), i.device_info, i.page_url, i.referrer, i.received_at,
-    i.client_time, coalesce(i.skew_ms, 0), coalesce(i.flags, '{}'),
-    i.visitor_id, ${DIMENSION_COLUMNS.map((c) => `i.${c}`).join(", ")}
-  FROM input i JOIN fresh f ON f.event_id = i.event_id
-  RETURNING time`;
-
-/** One raw-row column as INSERT_EVENTS sends it: one array parameter per column. */
+/** One column of a raw row: how INSERT_EVENTS sends it, how the import reads it, how both store it. */
 interface EventColumn {
-  /** Column of `analytics_events_ts` (and of CTE `input`). */
+  /** Column of `analytics_events_ts` (and of CTE `input`), a key of EventRow. */
   readonly name: keyof EventRow & string;
-  /** The parameter's array type: `$n::<type>[]`. */
+  /** The column's type; also how `json_to_recordset` reads it (the import). */
   readonly type: string;
-  /** How CTE `input` reads the unnested value, when not as is. */
-  readonly read?: string;
+  /**
+   * The element type of INSERT_EVENTS' array parameter when it is not `type` (a `text[]` column is
+   * sent as one array literal per row, in a `text[]` parameter, and cast back).
+   */
+  readonly param?: string;
+  /** What is stored when the row lacks the value (a buffered row written by an older worker). */
+  readonly otherwise?: string;
   /** The value of a row: text, a number or null (the driver writes the array literal). */
   readonly value: (row: EventRow) => string | number | null;
 }
@@ -85,13 +67,13 @@ export function textArrayLiteral(items: readonly string[]): string {
   return `${out}}`;
 }
 
-// Buffered rows are JSON from Redis: a field can be absent, which stores as NULL (and INSERT_FRESH_ROWS
-// turns absent properties/flags/skew into their defaults), as json_to_recordset did.
+// Buffered rows are JSON from Redis: a field can be absent, which stores as NULL (or the column's
+// `otherwise`), as json_to_recordset did.
 const json = (value: unknown): string | null => (value == null ? null : JSON.stringify(value));
 
 /**
- * The columns of a raw row, in parameter order. Adding a column to the raw rows is one line here
- * (and one in INSERT_FRESH_ROWS, which writes them).
+ * The columns of a raw row, in parameter order. Adding a column to the raw rows is one line here:
+ * INSERT_EVENTS' parameters, the import's record type and the raw-row insert all follow from it.
  */
 const EVENT_COLUMNS: readonly EventColumn[] = [
   { name: "event_id", type: "uuid", value: (r) => r.event_id },
@@ -100,18 +82,33 @@ const EVENT_COLUMNS: readonly EventColumn[] = [
   { name: "category", type: "text", value: (r) => r.category },
   { name: "user_id", type: "text", value: (r) => r.user_id },
   { name: "session_id", type: "text", value: (r) => r.session_id },
-  { name: "properties", type: "jsonb", value: (r) => json(r.properties) },
+  { name: "properties", type: "jsonb", otherwise: "'{}'", value: (r) => json(r.properties) },
   { name: "device_info", type: "jsonb", value: (r) => json(r.device_info) },
   { name: "page_url", type: "text", value: (r) => r.page_url },
   { name: "referrer", type: "text", value: (r) => r.referrer },
   { name: "received_at", type: "timestamptz", value: (r) => r.received_at },
   { name: "client_time", type: "timestamptz", value: (r) => r.client_time },
-  { name: "skew_ms", type: "bigint", value: (r) => r.skew_ms },
-  { name: "flags", type: "text", read: "r.flags::text[]", value: (r) => (r.flags == null ? null : textArrayLiteral(r.flags)) },
+  { name: "skew_ms", type: "bigint", otherwise: "0", value: (r) => r.skew_ms },
+  { name: "flags", type: "text[]", param: "text", otherwise: "'{}'", value: (r) => (r.flags == null ? null : textArrayLiteral(r.flags)) },
   // Absent in rows written before they existed (older buffer entries, dead letters): stored as null.
   { name: "visitor_id", type: "text", value: (r) => r.visitor_id ?? null },
   ...DIMENSION_COLUMNS.map((name): EventColumn => ({ name, type: "text", value: (r) => r[name] ?? null })),
 ];
+
+/**
+ * A raw row as `json_to_recordset` reads it from a batch's JSON (the keys of EventRow). A key a
+ * row lacks (a buffer entry written before the dimensions existed) reads as null.
+ */
+export const RAW_ROW_RECORD = EVENT_COLUMNS.map((c) => `${c.name} ${c.type}`).join(", ");
+
+/**
+ * The raw rows of an exactly-once insert: the rows of CTE `input` whose ids CTE `fresh` just
+ * claimed in `analytics_event_ids`, returning their times (INSERT_EVENTS and the import share it).
+ */
+export const INSERT_FRESH_ROWS = `INSERT INTO analytics_events_ts (${EVENT_COLUMNS.map((c) => c.name).join(", ")})
+  SELECT ${EVENT_COLUMNS.map((c) => (c.otherwise ? `coalesce(i.${c.name}, ${c.otherwise})` : `i.${c.name}`)).join(", ")}
+  FROM input i JOIN fresh f ON f.event_id = i.event_id
+  RETURNING time`;
 
 /** The raw-row column names, in parameter order. */
 export const EVENT_ROW_COLUMNS = EVENT_COLUMNS.map((c) => c.name).join(", ");
@@ -121,8 +118,8 @@ export const EVENT_ROW_COLUMNS = EVENT_COLUMNS.map((c) => c.name).join(", ");
  * of `insertEventsValues(rows)`, in batch order (`r.ordinality`). Also used by the benchmark's bare
  * insert, so that its comparison differs from INSERT_EVENTS only in what the project adds.
  */
-export const EVENT_ROWS_UNNEST = `${EVENT_COLUMNS.map((c) => (c.read ? `${c.read} AS ${c.name}` : `r.${c.name}`)).join(", ")}
-  FROM unnest(${EVENT_COLUMNS.map((c, i) => `$${i + 1}::${c.type}[]`).join(", ")})
+export const EVENT_ROWS_UNNEST = `${EVENT_COLUMNS.map((c) => (c.param ? `r.${c.name}::${c.type} AS ${c.name}` : `r.${c.name}`)).join(", ")}
+  FROM unnest(${EVENT_COLUMNS.map((c, i) => `$${i + 1}::${c.param ?? c.type}[]`).join(", ")})
     WITH ORDINALITY AS r(${EVENT_ROW_COLUMNS}, ordinality)`;
 
 /**
