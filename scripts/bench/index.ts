@@ -12,16 +12,18 @@
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { ADMIN_URL } from "./databases";
-import { appendResults, collectContext, markdown, writeLatest, type PartResult, type Size } from "./report";
+import { appendResults, collectContext, loadBaseline, markdown, writeLatest, type PartResult, type Size } from "./report";
 import { startBenchStack, type BenchStack } from "./stack";
 import { log, runCleanups } from "./util";
 
 const PARTS = ["cpu", "roundtrips", "e2e", "drain", "queries", "storage", "faults", "flood", "import", "paths"] as const;
 type Part = (typeof PARTS)[number];
 
-const USAGE = `usage: npm run bench -- [--size smoke|full] [${PARTS.map((p) => `--${p}`).join("] [")}]
+const USAGE = `usage: npm run bench -- [--size smoke|full] [--before <run date>] [${PARTS.map((p) => `--${p}`).join("] [")}]
   --size smoke   a few seconds per point, small data sets (CI)
   --size full    the sizes of the issue (10M events for queries, 1M for drain); < 30 min on 2 vCPU
+  --before DATE  add a "Before" column: the figures of the run recorded with that date in
+                 bench/results/*.jsonl (e.g. 2026-11-26T09:04:30.198Z), matched by part and name
   no part flag   every part`;
 
 /** Lazily started dev stacks, shared by the round-trip and end-to-end parts. */
@@ -87,6 +89,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       size: { type: "string", default: "smoke" },
+      before: { type: "string" },
       help: { type: "boolean", short: "h" },
       ...Object.fromEntries(PARTS.map((p) => [p, { type: "boolean" as const }])),
     },
@@ -104,6 +107,7 @@ async function main(): Promise<number> {
   const flags = values as Record<string, unknown>;
   const selected = PARTS.filter((p) => flags[p]);
   const parts: Part[] = selected.length > 0 ? selected : [...PARTS];
+  const before = values.before === undefined ? undefined : loadBaseline(values.before);
   const context = await collectContext(size, parts, ADMIN_URL);
   log(`size ${size}; parts ${parts.join(", ")}; ${context.nproc} vCPU ${context.cpuModel}; load ${context.loadBefore.join(" ")}`);
 
@@ -131,7 +135,7 @@ async function main(): Promise<number> {
   context.loadAfter = loadavg().map((l) => Math.round(l * 100) / 100);
   const total = (Date.now() - runStarted) / 1000;
   const file = appendResults(context, results);
-  const text = `${markdown(context, results)}\nTotal run time: ${Math.round(total)} s.\n`;
+  const text = `${markdown(context, results, before)}\nTotal run time: ${Math.round(total)} s.\n`;
   const latest = writeLatest(text);
   console.log(text);
   log(`results appended to ${file}; table written to ${latest}; total ${Math.round(total)} s`);

@@ -4,7 +4,7 @@
  * the README's Benchmarks section).
  */
 import { execFileSync } from "node:child_process";
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg, totalmem } from "node:os";
 import { resolve } from "node:path";
 import pg from "pg";
@@ -130,6 +130,39 @@ export function appendResults(context: RunContext, results: PartResult[]): strin
   return file;
 }
 
+/** An earlier run to compare with: its date (as recorded) and its figures' values by part and name. */
+export interface Baseline {
+  date: string;
+  gitCommit: string | null;
+  values: Map<string, string>;
+}
+
+const figureKey = (part: string, name: string) => `${part}\u0000${name}`;
+
+/**
+ * The run recorded at `date` (the `date` field of its JSON lines, e.g. `2026-11-26T09:04:30.198Z`)
+ * in bench/results/*.jsonl; a figure is matched by part and name, so a renamed figure has no
+ * "before" value. Throws when no line has that date.
+ */
+export function loadBaseline(date: string): Baseline {
+  const values = new Map<string, string>();
+  let gitCommit: string | null = null;
+  let found = false;
+  const files = existsSync(RESULTS_DIR) ? readdirSync(RESULTS_DIR).filter((f) => f.endsWith(".jsonl")) : [];
+  for (const file of files) {
+    for (const line of readFileSync(resolve(RESULTS_DIR, file), "utf8").split("\n")) {
+      if (!line.includes(date)) continue;
+      const result = JSON.parse(line) as PartResult & RunContext;
+      if (result.date !== date) continue;
+      found = true;
+      gitCommit = result.gitCommit;
+      for (const f of result.figures) values.set(figureKey(result.part, f.name), valueText(f));
+    }
+  }
+  if (!found) throw new Error(`--before ${date}: no run with that date in ${RESULTS_DIR}/*.jsonl`);
+  return { date, gitCommit, values };
+}
+
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
 function valueText(f: Figure): string {
@@ -139,7 +172,7 @@ function valueText(f: Figure): string {
 }
 
 /** The Markdown report: context header, one table of every figure beside its target, methods. */
-export function markdown(context: RunContext, results: PartResult[]): string {
+export function markdown(context: RunContext, results: PartResult[], before?: Baseline): string {
   const out: string[] = [];
   const load = (l?: number[]) => (l ? l.join(" / ") : "–");
   out.push(`### Benchmarks — \`npm run bench -- --size ${context.size}\``);
@@ -155,19 +188,24 @@ export function markdown(context: RunContext, results: PartResult[]): string {
       "repeated points are medians of 3 (full size); every run is bounded in count and time. Per-part methods below the table.",
   );
   out.push("");
-  out.push("| # | Part | Figure | Value | Target | Ratio | Met |");
-  out.push("|---|---|---|---|---|---|---|");
+  if (before) {
+    out.push(`**Before:** the run of ${before.date}${before.gitCommit ? ` (commit ${before.gitCommit})` : ""}, same figure names; "–" where that run had no such figure.`);
+    out.push("");
+  }
+  out.push(`| # | Part | Figure |${before ? " Before |" : ""} Value | Target | Ratio | Met |`);
+  out.push(`|---|---|---|${before ? "---|" : ""}---|---|---|---|`);
+  const beforeCell = (part: string, name: string) => (before ? ` ${cell(before.values.get(figureKey(part, name)) ?? "–")} |` : "");
   results.forEach((r, i) => {
     if (r.status !== "ok" && r.figures.length === 0) {
-      out.push(`| ${i + 1} | ${cell(r.title)} | – | ${r.status}: ${cell(r.reason ?? "")} | | | |`);
+      out.push(`| ${i + 1} | ${cell(r.title)} | – |${before ? " |" : ""} ${r.status}: ${cell(r.reason ?? "")} | | | |`);
       return;
     }
     for (const f of r.figures) {
       const ratio = f.ratio === undefined ? "" : `${Math.round(f.ratio * 100)} %`;
       const met = f.met === undefined ? "" : f.met ? "yes" : "**no**";
-      out.push(`| ${i + 1} | ${cell(r.title)} | ${cell(f.name)} | ${cell(valueText(f))} | ${cell(f.target ?? "")} | ${ratio} | ${met} |`);
+      out.push(`| ${i + 1} | ${cell(r.title)} | ${cell(f.name)} |${beforeCell(r.part, f.name)} ${cell(valueText(f))} | ${cell(f.target ?? "")} | ${ratio} | ${met} |`);
     }
-    if (r.status !== "ok") out.push(`| ${i + 1} | ${cell(r.title)} | (rest) | ${r.status}: ${cell(r.reason ?? "")} | | | |`);
+    if (r.status !== "ok") out.push(`| ${i + 1} | ${cell(r.title)} | (rest) |${before ? " |" : ""} ${r.status}: ${cell(r.reason ?? "")} | | | |`);
   });
   out.push("");
   out.push("Methods:");
