@@ -73,18 +73,30 @@ export function summary(
   maxRows = 10_000,
 ): SqlStatement {
   const w = WIDTH[interval];
+  // $1/$2 bound the rollup directly as well as through `b`: the planner sees parameter values,
+  // not a CTE's columns, and needs them to walk the key in bucket order for `cut`.
+  const rollupRows = `FROM ${ROLLUP[interval]} r, b
+  WHERE r.bucket >= $1::timestamptz AND r.bucket < $2::timestamptz AND r.bucket < b.raw_from
+    AND ($3::text IS NULL OR r.event_name = $3::text) AND ($4::text IS NULL OR r.category = $4::text)`;
   return {
-    text: `WITH ${bounds(w, ROLLUP[interval])}, ${dirty(interval)}, cur AS (
+    // `cut`: when the rollup alone has more than maxRows rows in the range, the bucket of its
+    // (maxRows + 1)-th row. The answer's first maxRows + 1 rows all lie in buckets up to it (rows
+    // are ordered by bucket first, and the other sources only add rows), so nothing past it is
+    // read: a 30-day hourly range reads ~10k rollup rows instead of every one (~200k).
+    text: `WITH ${bounds(w, ROLLUP[interval])}, ${dirty(interval)}, cut AS MATERIALIZED (
+  SELECT r.bucket ${rollupRows}
+  ORDER BY r.bucket OFFSET $5::integer LIMIT 1
+), cur AS (
   SELECT r.bucket, r.event_name, r.category, r.event_count, r.unique_users, r.unique_sessions
-  FROM ${ROLLUP[interval]} r, b
-  WHERE r.bucket >= b.from_ts AND r.bucket < least(b.to_ts, b.raw_from)
-    AND ($3::text IS NULL OR r.event_name = $3::text) AND ($4::text IS NULL OR r.category = $4::text)
+  ${rollupRows}
+    AND r.bucket <= coalesce((SELECT bucket FROM cut), 'infinity')
   UNION ALL
   SELECT date_bin(${w}, e.time, ${BUCKET_ORIGIN}), e.event_name, e.category,
          count(*), count(DISTINCT e.user_id), count(DISTINCT e.session_id)
   FROM analytics_events_ts e, b
   WHERE e.time >= greatest(b.from_ts, b.raw_from) AND e.time < b.to_ts
     AND ($3::text IS NULL OR e.event_name = $3::text) AND ($4::text IS NULL OR e.category = $4::text)
+    AND NOT EXISTS (SELECT 1 FROM cut)
   GROUP BY 1, 2, 3
 ), imp AS (
   ${importedHourly(w, "($3::text IS NULL OR i.event_name = $3::text) AND ($4::text IS NULL OR i.category = $4::text)")}

@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { createApp } from "../../src/app";
 import type { EventRow } from "../../src/domain/event";
+import { readSummary } from "../../src/read/summary";
+import { ReadDatabase } from "../../src/read/sql";
 import { createServices } from "../../src/services";
 import { claimDirtyBuckets, insertEvents, recordChecks, refreshRollups, type CheckRow } from "../../src/storage/sql";
 import { TIERS, type Tier } from "../../src/storage/tier";
@@ -350,6 +352,29 @@ for (const tier of TIERS) {
       await ask<{ rows: Row[]; complete: boolean }>(`summary?event_name=nothing_like_this`, ({ body }) => {
         expect(body.rows).toEqual([]);
       });
+    });
+
+    it("summary past its row cap: the rows of the whole buckets that fit, the same as the uncapped answer's, and truncated", async () => {
+      const db = new ReadDatabase(sql);
+      const to = clock.h0 + HOUR;
+      for (let attempt = 0; ; attempt++) {
+        const before = Date.now();
+        const full = await readSummary(db, "hour", new Date(clock.start), new Date(to), {}, 1_000_000);
+        expect(full.truncated).toBe(false);
+        const n = full.rows.length;
+        const answers = [];
+        // Caps inside the rolled-up buckets, at a bucket's edge, around the whole answer's size.
+        const firstBucket = full.rows.filter((r) => r.bucket === full.rows[0]!.bucket).length;
+        const caps = [1, firstBucket, firstBucket + 1, 37, 500, n - 1, n, n + 1];
+        for (const cap of caps) answers.push({ cap, answer: await readSummary(db, "hour", new Date(clock.start), new Date(to), {}, cap) });
+        if (floorTo(before, HOUR) !== floorTo(Date.now(), HOUR) && attempt === 0) continue;
+        for (const { cap, answer } of answers) {
+          expect(answer.truncated, `cap ${cap}`).toBe(cap < n);
+          const fits = cap < n ? full.rows.filter((r) => r.bucket < full.rows[cap]!.bucket) : full.rows;
+          expect(answer.rows, `cap ${cap}`).toEqual(fits);
+        }
+        return;
+      }
     });
 
     it("late events make a dirty bucket: its rollup value stays until the cron, flagged incomplete and not cacheable", async () => {
