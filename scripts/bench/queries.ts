@@ -148,6 +148,17 @@ FROM analytics_events_ts WHERE time >= $1 AND time < $2 GROUP BY 1, 2, 3 ORDER B
         },
       },
       {
+        name: "breakdown page_path, 30 closed days (top 10)",
+        rollup: breakdown("page_path", new Date(dayEnd - 30 * DAY), new Date(dayEnd), null, 10),
+        raw: {
+          text: `SELECT page_path, sum(n)::bigint AS events, sum(v)::bigint AS visitors, sum(u)::bigint AS users FROM (
+  SELECT date_bin('24 hours', time, ${ORIGIN}), page_path, count(*) AS n, count(DISTINCT visitor_id) AS v, count(DISTINCT user_id) AS u
+  FROM analytics_events_ts WHERE time >= $1 AND time < $2 GROUP BY 1, 2) d GROUP BY page_path ORDER BY 2 DESC, 1 LIMIT 11`,
+          values: [new Date(dayEnd - 30 * DAY).toISOString(), new Date(dayEnd).toISOString()],
+        },
+      },
+      {
+        // Today (the open day) is aggregated from raw rows in the same statement.
         name: "breakdown page_path, 30 days (top 10)",
         rollup: breakdown("page_path", new Date(dayEnd - 29 * DAY), new Date(dayEnd + DAY), null, 10),
         raw: {
