@@ -14,10 +14,10 @@
 -- For chunks compressed from now on. Since TimescaleDB 2.14 compression settings are kept per
 -- chunk and may change while compressed chunks exist: chunks already compressed keep 0004's
 -- settings and stay readable as they are (nothing is decompressed here, however big the table);
--- a chunk compressed later, by the policy or analytics_compress_chunks(), gets these. A late event
--- recompressed into an old chunk keeps that chunk's settings (checked on the embedded 2.23), so
--- the old chunks keep 0004's until retention drops them. Older TimescaleDB refuses this statement
--- while compressed chunks exist.
+-- a chunk compressed later, by the policy or analytics_compress_chunks(), gets these. An old chunk
+-- recompressed after a late event keeps its own settings on the embedded 2.23 (newer releases may
+-- rewrite it with these; either reads the same), so old chunks keep 0004's until retention drops
+-- them. TimescaleDB before 2.14 refuses this statement while compressed chunks exist.
 ALTER TABLE analytics_events_ts SET (
   timescaledb.compress_segmentby = '',
   timescaledb.compress_orderby = 'time DESC'
