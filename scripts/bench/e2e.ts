@@ -10,15 +10,17 @@
  * Then a final count: every 202-accepted event stored exactly once (PostgreSQL) and counted once
  * (the Redis hour counters).
  */
+import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import pg from "pg";
 import { prepareBatch } from "../../src/domain/ingest-batch";
 import type { EventRow } from "../../src/domain/event";
+import { saltDay, visitorKey } from "../../src/domain/visitor";
 import { EVENT_ROW_COLUMNS, EVENT_ROWS_UNNEST, INSERT_EVENTS, insertEventsValues } from "../../src/storage/sql";
 import { createMigratedDatabase } from "./databases";
-import { BATCH_SEQ_SQL, loadEventId, makeBatch, prng, RUN_OF_ID_SQL } from "./fixtures";
+import { BATCH_SEQ_SQL, loadEventId, makeBatch, prng, RUN_OF_ID_SQL, skewed } from "./fixtures";
 import { newRunId, runLoad, type LoadResult } from "./load";
 import type { Figure, PartResult, Size } from "./report";
 import { sendBatches, settleStats } from "./roundtrips";
@@ -85,14 +87,32 @@ async function startEchoServer(): Promise<{ url: string; server: Server }> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
 }
 
-/** Realistic normalised rows (the output of prepareBatch), `count` of them in batches of 50. */
+/** Client countries, most frequent first (drawn with skew): what `request.cf.country` would say. */
+const COUNTRIES = ["US", "DE", "GB", "IN", "FR", "BR", "CA", "NL", "JP", "ES", "IT", "PL", "AU", "SE", "MX", "TR", "KR", "CH", "AT", "BE"];
+
+/**
+ * Realistic normalised rows, `count` of them in batches of 50: the output of prepareBatch with the
+ * country Cloudflare reports, plus the visitor id the ingest script adds (domain/visitor.ts: the
+ * worker's key of site, address and User-Agent, salted per UTC day and hashed, 16 hex digits). A
+ * batch's visitor follows its user (or, anonymous, its session), so a returning user is one
+ * visitor per day, as with a real address; the dimension columns carry the entropy that
+ * compression meets in production.
+ */
 export async function realisticRows(count: number, seed = 11, spreadMs = 0): Promise<EventRow[]> {
   const rows: EventRow[] = [];
   const now = Date.now();
   for (let b = 0; rows.length < count; b++) {
     const nowMs = spreadMs > 0 ? now - Math.floor(((b * 7919) % 1000) / 1000 * spreadMs) : now;
     const body = makeBatch(prng(seed * 100_003 + b), { nowMs });
-    const prepared = await prepareBatch(body, { receivedAt: new Date(nowMs + 50) });
+    const country = COUNTRIES[skewed(prng(seed * 7_919 + b), COUNTRIES.length, 2)]!;
+    const prepared = await prepareBatch(body, { receivedAt: new Date(nowMs + 50), country });
+    const first = prepared.rows[0];
+    if (first) {
+      const ua = (first.device_info?.user_agent as string | undefined) ?? null;
+      const key = await visitorKey(first.page_host ?? null, `198.51.${first.user_id ?? first.session_id}`, ua);
+      const visitor = createHash("sha1").update(`${saltDay(new Date(nowMs)).day}${key}`).digest("hex").slice(0, 16);
+      for (const row of prepared.rows) row.visitor_id = visitor;
+    }
     rows.push(...prepared.rows);
   }
   return rows.slice(0, count);

@@ -9,8 +9,10 @@ import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { startEmbeddedTimescale } from "../../scripts/lib/embedded-postgres";
 import { MIGRATIONS_DIR, loadMigrations, migrate, resolveTier } from "../../scripts/lib/migrator";
-import { READ_TIER } from "../../src/storage/sql";
+import { INSERT_EVENTS, insertEventsValues, READ_TIER } from "../../src/storage/sql";
+import { DAY_MS } from "../../src/time";
 import type { Tier } from "../../src/storage/tier";
+import { eventRow } from "../support/event-row";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -41,16 +43,18 @@ async function query<R extends pg.QueryResultRow>(url: string, text: string, val
   }
 }
 
+const COMPRESSION_SETTINGS = "0021_compression_settings.timescale.sql";
+
 const filesFor = async (tier: Tier) =>
   (await loadMigrations()).filter((f) => f.tiers.includes(tier)).map((f) => f.file);
 
 describe("migration files", () => {
-  it("give every tier one file per version, 0000 to 0013 and 0022 (0009 and 0020 only for timescale)", async () => {
+  it("give every tier one file per version, 0000 to 0013 and 0022 (0009, 0020 and 0021 only for timescale)", async () => {
     const common = ["0000", "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0010", "0011", "0012", "0013"];
     for (const tier of ["timescale-apache", "postgres"] as const) {
       expect((await filesFor(tier)).map((f) => f.slice(0, 4))).toEqual([...common, "0022"]);
     }
-    expect((await filesFor("timescale")).map((f) => f.slice(0, 4))).toEqual([...common.slice(0, 9), "0009", ...common.slice(9), "0020", "0022"]);
+    expect((await filesFor("timescale")).map((f) => f.slice(0, 4))).toEqual([...common.slice(0, 9), "0009", ...common.slice(9), "0020", "0021", "0022"]);
   });
 });
 
@@ -270,5 +274,42 @@ describe("migrate on the embedded TimescaleDB", () => {
     );
     // The socket is free again after each run (the runner closes its one connection).
     expect((await ts.db.query(READ_TIER)).rows).toEqual([{ tier: "timescale-apache" }]);
+  }, 60_000);
+
+  it("0021 compresses later chunks with its settings; chunks compressed before keep theirs and stay readable", async () => {
+    const ts = await startEmbeddedTimescale();
+    servers.push(ts);
+    const dir = await copyMigrations();
+    await rm(join(dir, COMPRESSION_SETTINGS));
+    await migrate({ databaseUrl: ts.socketUrl, migrationsDir: dir });
+    const daysAgo = (days: number, name: string) =>
+      Array.from({ length: 10 }, (_, i) => eventRow({ time: new Date(Date.now() - days * DAY_MS - i * 60_000).toISOString(), event_name: name }));
+    const compressAll = `SELECT count(compress_chunk(format('%I.%I', chunk_schema, chunk_name)::regclass))::int AS n
+      FROM timescaledb_information.chunks WHERE hypertable_name = 'analytics_events_ts' AND NOT is_compressed`;
+    const settings = async () =>
+      (await ts.db.query<{ chunk: string; segmentby: string | null; orderby: string }>(
+        `SELECT chunk::text, segmentby, orderby FROM timescaledb_information.chunk_compression_settings
+         WHERE hypertable = 'analytics_events_ts'::regclass ORDER BY chunk`,
+      )).rows;
+    const count = async (name: string) =>
+      (await ts.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM analytics_events_ts WHERE event_name = $1`, [name])).rows[0]!.n;
+
+    for (const rows of [daysAgo(3, "signup"), daysAgo(2, "page_view")]) await ts.db.query(INSERT_EVENTS, insertEventsValues(rows));
+    expect((await ts.db.query(compressAll)).rows).toEqual([{ n: 2 }]);
+    const before = await settings();
+    expect(before.map((c) => c.segmentby)).toEqual(["category,event_name", "category,event_name"]);
+
+    // The compressed chunks are left as they are: no decompression, however big the table.
+    expect(await migrate({ databaseUrl: ts.socketUrl })).toEqual({ tier: "timescale", applied: [COMPRESSION_SETTINGS] });
+    expect(await settings()).toEqual(before);
+    expect([await count("signup"), await count("page_view")]).toEqual([10, 10]);
+
+    await ts.db.query(INSERT_EVENTS, insertEventsValues(daysAgo(1, "click")));
+    expect((await ts.db.query(compressAll)).rows).toEqual([{ n: 1 }]);
+    const after = await settings();
+    expect(after.slice(0, 2)).toEqual(before);
+    // No segment columns (TimescaleDB 2.23 shows them as '', other versions may say null).
+    expect([after[2]!.segmentby ?? "", after[2]!.orderby]).toEqual(["", '"time" DESC']);
+    expect([await count("signup"), await count("page_view"), await count("click")]).toEqual([10, 10, 10]);
   }, 60_000);
 });
