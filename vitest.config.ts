@@ -20,7 +20,7 @@ buildSync({
   logLevel: "error",
 });
 
-const ZOD_AS_BUNDLED = fileURLToPath(new URL("./src/zod/classic.ts", import.meta.url));
+const ZOD_AS_BUNDLED = fileURLToPath(new URL("./src/zod/openapi-zod.ts", import.meta.url));
 
 /**
  * The workerd suite once per path to PostgreSQL (DB_DRIVER): `workerd` through Neon's HTTP driver
@@ -61,7 +61,7 @@ function workerdProject(driver: "neon-http" | "hyperdrive"): TestProjectConfigur
         };
       }),
     ],
-    // `zod` as wrangler.toml's [alias] resolves it for the bundle (src/zod/classic.ts): the exact
+    // `zod` as wrangler.toml's [alias] resolves it for the bundle (src/zod/openapi-zod.ts): the exact
     // specifier only, so `zod/v4` and the other subpaths stay zod's own.
     resolve: { alias: [{ find: "pg", replacement: PG_FOR_WORKERD }, { find: /^zod$/, replacement: ZOD_AS_BUNDLED }] },
     test: {
