@@ -20,6 +20,8 @@ buildSync({
   logLevel: "error",
 });
 
+const ZOD_AS_BUNDLED = fileURLToPath(new URL("./src/zod/openapi-zod.ts", import.meta.url));
+
 /**
  * The workerd suite once per path to PostgreSQL (DB_DRIVER): `workerd` through Neon's HTTP driver
  * and the Neon bridge, `workerd-hyperdrive` through Hyperdrive bindings (miniflare's local
@@ -59,7 +61,9 @@ function workerdProject(driver: "neon-http" | "hyperdrive"): TestProjectConfigur
         };
       }),
     ],
-    resolve: { alias: { pg: PG_FOR_WORKERD } },
+    // `zod` as wrangler.toml's [alias] resolves it for the bundle (src/zod/openapi-zod.ts): the exact
+    // specifier only, so `zod/v4` and the other subpaths stay zod's own.
+    resolve: { alias: [{ find: "pg", replacement: PG_FOR_WORKERD }, { find: /^zod$/, replacement: ZOD_AS_BUNDLED }] },
     test: {
       name: driver === "neon-http" ? "workerd" : "workerd-hyperdrive",
       // The Worker's own unit tests do not depend on the path: once is enough. What only the

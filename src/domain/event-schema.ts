@@ -1,4 +1,4 @@
-import { z } from "../zod";
+import * as z from "../zod";
 import { MAX_BATCH_EVENTS, MAX_ID_LENGTH, MAX_NAME_LENGTH } from "./limits";
 
 /** Any RFC 9562 UUID (any version, any case): 8-4-4-4-12 hex digits. */

@@ -7,7 +7,7 @@
 import { DIMENSIONS, type Dimension } from "../domain/dimensions";
 import { MAX_KEY_LENGTH } from "../domain/limits";
 import { DAY_MS } from "../time";
-import { z } from "../zod";
+import * as z from "../zod";
 import { BUCKET_ORIGIN, type SqlStatement } from "../storage/sql";
 import { cacheControl } from "./cache";
 import { readEndpoint } from "./endpoint";

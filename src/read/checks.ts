@@ -3,7 +3,7 @@
  * with the dimension rollup's day checks under the hour their day starts.
  */
 import { DAY_MS, HOUR_MS } from "../time";
-import { z } from "../zod";
+import * as z from "../zod";
 import type { SqlStatement } from "../storage/sql";
 import { NO_STORE } from "./cache";
 import { readEndpoint } from "./endpoint";

@@ -10,7 +10,7 @@
  * types (`import type`) under the browser's tsconfig.
  */
 import { createRoute } from "@hono/zod-openapi";
-import type { z } from "../zod";
+import type * as z from "../zod";
 import type { RedisBufferStore } from "../storage/buffer-store";
 import { cacheHeader } from "./cache";
 import { READ_ERRORS } from "./errors";

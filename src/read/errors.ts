@@ -1,7 +1,7 @@
 /** The read API's error answers: the error body schema for the document and 400 invalid_parameter. */
-import type { ZodError } from "zod";
 import { ApiError } from "../errors";
-import { z } from "../zod";
+import * as z from "../zod";
+import type { ZodError } from "../zod";
 
 /** The project's error body (src/errors.ts), for the document. */
 export const ErrorResponseSchema = z

@@ -3,7 +3,7 @@
  * `/openapi.json`): query parameters and response fields with their messages and descriptions.
  */
 import { MAX_NAME_LENGTH } from "../domain/limits";
-import { z } from "../zod";
+import * as z from "../zod";
 import { INTERVALS } from "./range";
 
 /** Control characters (NUL included): no stored name holds one, and PostgreSQL refuses NUL in text. */

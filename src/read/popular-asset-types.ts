@@ -3,7 +3,7 @@
  * get_popular_asset_types() answered), from the daily rollup plus raw rows, in one statement.
  */
 import { DAY_MS } from "../time";
-import { z } from "../zod";
+import * as z from "../zod";
 import { BUCKET_ORIGIN, type SqlStatement } from "../storage/sql";
 import { cacheControl } from "./cache";
 import { readEndpoint } from "./endpoint";

@@ -9,7 +9,7 @@
  */
 import { ApiError } from "../errors";
 import { DAY_MS, HOUR_MS } from "../time";
-import { z } from "../zod";
+import * as z from "../zod";
 
 /** Bucket widths of the two rollup granularities. */
 export const INTERVALS = ["hour", "day"] as const;

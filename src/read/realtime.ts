@@ -4,7 +4,7 @@
  */
 import type { Redis } from "@upstash/redis/cloudflare";
 import { MINUTE_MS } from "../time";
-import { z } from "../zod";
+import * as z from "../zod";
 import { REALTIME_ARGV, REALTIME_SCRIPT } from "../storage/lua/realtime";
 import { inSlotOrder } from "../storage/lua/contract";
 import { COUNTER_FIELDS, minuteId, redisKeys, type RedisKeys } from "../storage/redis-keys";

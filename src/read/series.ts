@@ -3,7 +3,7 @@
  * and percentiles of a numeric property (from raw rows), in one statement.
  */
 import { DAY_MS } from "../time";
-import { z } from "../zod";
+import * as z from "../zod";
 import { BUCKET_ORIGIN, type SqlStatement } from "../storage/sql";
 import { cacheControl } from "./cache";
 import { readEndpoint } from "./endpoint";

@@ -2,7 +2,7 @@
  * GET /summary: events, unique users and unique sessions per bucket, event name and category, from
  * the rollups plus raw rows for the open bucket, in one statement.
  */
-import { z } from "../zod";
+import * as z from "../zod";
 import { BUCKET_ORIGIN, type SqlStatement } from "../storage/sql";
 import { cacheControl } from "./cache";
 import { readEndpoint } from "./endpoint";

@@ -1,5 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { z } from "../zod";
+import * as z from "../zod";
 import type { AppEnv } from "../app";
 import { BatchBodySchema, EnvelopeMetaSchema, EventSchema, IngestResultSchema } from "../domain/event-schema";
 import { MAX_IMPORT_EVENTS } from "../domain/limits";

@@ -1,6 +1,6 @@
 import { neon, neonConfig } from "@neondatabase/serverless";
 import { Redis } from "@upstash/redis/cloudflare";
-import { Client } from "pg";
+import type { Client } from "pg";
 import type { Config } from "../config";
 
 /** One row as both drivers return it: column name → value parsed by pg-types (see `Sql`). */
@@ -113,6 +113,9 @@ export class HyperdriveSql implements Sql {
   }
 
   private async withClient<T>(run: (client: Client) => Promise<T>): Promise<T> {
+    // Loaded on this path's first statement rather than at start-up, so that a neon-http isolate
+    // never evaluates node-postgres (README, Benchmarks: "Bundle and start-up").
+    const { Client } = await import("pg");
     const client = new Client({ connectionString: this.connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     // A dropped connection is also emitted as an event; without a listener it would be thrown.
     client.on("error", () => undefined);

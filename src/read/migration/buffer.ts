@@ -1,5 +1,5 @@
 /** GET /migration/buffer: the Redis write-ahead buffer's depth and dead letters, in one Redis request. */
-import { z } from "../../zod";
+import * as z from "../../zod";
 import { NO_STORE } from "../cache";
 import { readEndpoint } from "../endpoint";
 import { EmptyQuerySchema, MIGRATION_ERRORS, count } from "./common";

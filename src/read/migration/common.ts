@@ -5,7 +5,7 @@
  * (answered as one JSON document) or one Redis request, and is never cached.
  */
 import { DAY_MS, HOUR_MS } from "../../time";
-import { z } from "../../zod";
+import * as z from "../../zod";
 import type { SqlStatement } from "../../storage/sql";
 import { errorResponse } from "../errors";
 import { INTERVAL_MS, INTERVALS, rangeOrThrow, timeParam as rangeTimeParam, type Interval, type TimeRange } from "../range";

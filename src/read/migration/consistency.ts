@@ -2,7 +2,7 @@
  * GET /migration/consistency: the hourly reconciliation (src/cron) per checked hour, from each
  * (hour, scope)'s latest check in `analytics_checks`, with the drifting rows, in one statement.
  */
-import { z } from "../../zod";
+import * as z from "../../zod";
 import type { SqlStatement } from "../../storage/sql";
 import { NO_STORE } from "../cache";
 import { readEndpoint } from "../endpoint";

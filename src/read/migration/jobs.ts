@@ -2,7 +2,7 @@
  * GET /migration/jobs: cron job runs and failures per bucket from `analytics_job_runs`, with each
  * job's latest run and latest error, in one statement.
  */
-import { z } from "../../zod";
+import * as z from "../../zod";
 import { BUCKET_ORIGIN, type SqlStatement } from "../../storage/sql";
 import { NO_STORE } from "../cache";
 import { readEndpoint } from "../endpoint";

@@ -2,7 +2,7 @@
  * GET /migration/latency: write and read latency measured by the worker itself (src/metrics), p50
  * and p99 per bucket and metric and over the whole range, in one statement.
  */
-import { z } from "../../zod";
+import * as z from "../../zod";
 import { BUCKET_ORIGIN, type SqlStatement } from "../../storage/sql";
 import { NO_STORE } from "../cache";
 import { readEndpoint } from "../endpoint";

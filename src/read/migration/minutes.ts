@@ -3,7 +3,7 @@
  * the per-minute Redis counters, in one Redis request (one Lua script).
  */
 import type { Redis } from "@upstash/redis/cloudflare";
-import { z } from "../../zod";
+import * as z from "../../zod";
 import { MINUTE_TOTALS_SCRIPT } from "../../storage/lua/minute-totals";
 import { minuteId, redisKeys, type RedisKeys } from "../../storage/redis-keys";
 import { NO_STORE } from "../cache";

@@ -2,7 +2,7 @@
  * GET /migration/storage: storage used per UTC day and the compression ratio, or why the tier has
  * none, from the recorded tier's storage report (migration 0009) in one statement.
  */
-import { z } from "../../zod";
+import * as z from "../../zod";
 import type { SqlStatement } from "../../storage/sql";
 import { NO_STORE } from "../cache";
 import { readEndpoint } from "../endpoint";
