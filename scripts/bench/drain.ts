@@ -13,7 +13,7 @@ import { DRAIN_LIMITS, nextReadCount } from "../../src/cron/drain";
 import { RedisBufferStore } from "../../src/storage/buffer-store";
 import type { Sql } from "../../src/storage/clients";
 import { PostgresStore } from "../../src/storage/postgres-store";
-import { INSERT_EVENTS, insertEventsValues } from "../../src/storage/sql";
+import { EVENT_ARRAY_PARAMS, EVENT_ROW_COLUMNS, INSERT_EVENTS, insertEventsValues } from "../../src/storage/sql";
 import { bufferPayload } from "../../src/storage/buffer";
 import { copyField } from "../lib/import/copy-text";
 import { BUFFER_FIELD } from "../../src/storage/redis-keys";
@@ -25,7 +25,15 @@ import type { PartResult, Size } from "./report";
 import { redisClient, replyInt, startBenchStack, type BenchStack } from "./stack";
 import { log, median, progress, round } from "./util";
 
-const COLUMNS = ["time", "event_id", "event_name", "category", "user_id", "session_id", "properties", "device_info", "page_url", "referrer", "received_at", "client_time", "skew_ms", "flags"] as const;
+/** Every column INSERT_EVENTS writes (the dimensions and visitor id included): COPY stores the same rows. */
+const COLUMNS = EVENT_ROW_COLUMNS.split(", ") as Array<keyof EventRow>;
+
+/**
+ * INSERT_EVENTS' parameters and nothing else: timing it with the same values gives what the
+ * parameters cost alone (the client's array literals, the bytes on the wire, the server parsing
+ * every element), which the statement's time includes.
+ */
+const PARAMETERS_ONLY = `SELECT ${EVENT_ARRAY_PARAMS.split(", ").map((p) => `cardinality(${p})`).join(" + ")} AS n`;
 
 /** Entry `n`'s rows: a template batch with this run's event ids. */
 function entryRows(templates: EventRow[][], run: string, n: number): EventRow[] {
@@ -66,6 +74,8 @@ interface Breakdown {
   decodeMs: number;
   insertHttpMs: number;
   statementMs: number;
+  /** Of statementMs: the parameters alone (PARAMETERS_ONLY). */
+  parametersMs: number;
   removeMs: number;
 }
 
@@ -94,7 +104,7 @@ async function drainBreakdown(stack: BenchStack, templates: EventRow[][], entrie
   direct.on("error", () => {});
   await direct.connect();
   const other = newRunId();
-  const per: Array<{ rows: number; read: number; decode: number; insert: number; statement: number; remove: number }> = [];
+  const per: Array<{ rows: number; read: number; decode: number; insert: number; statement: number; parameters: number; remove: number }> = [];
   let after: string | null = null;
   let rowsSeen = 0;
   let entriesSeen = 0;
@@ -121,10 +131,12 @@ async function drainBreakdown(stack: BenchStack, templates: EventRow[][], entrie
       const t4 = performance.now();
       await direct.query(INSERT_EVENTS, values);
       const t5 = performance.now();
-      await buffer.remove(chunk.map((e) => e.id));
+      await direct.query(PARAMETERS_ONLY, values);
       const t6 = performance.now();
+      await buffer.remove(chunk.map((e) => e.id));
+      const t7 = performance.now();
       chunkNo++;
-      per.push({ rows: rows.length, read: t1 - t0, decode, insert: t3 - t2, statement: t5 - t4, remove: t6 - t5 });
+      per.push({ rows: rows.length, read: t1 - t0, decode, insert: t3 - t2, statement: t5 - t4, parameters: t6 - t5, remove: t7 - t6 });
     }
   } finally {
     await direct.end();
@@ -138,6 +150,7 @@ async function drainBreakdown(stack: BenchStack, templates: EventRow[][], entrie
     decodeMs: scaled((c) => c.decode),
     insertHttpMs: scaled((c) => c.insert),
     statementMs: scaled((c) => c.statement),
+    parametersMs: scaled((c) => c.parameters),
     removeMs: scaled((c) => c.remove),
   };
 }
@@ -187,7 +200,7 @@ export async function runDrain(size: Size): Promise<Omit<PartResult, "seconds">>
     const breakdown = await drainBreakdown(stack, templates, Math.min(entries, size === "full" ? 2_000 : 200));
     const drainMsPer10k = (drained.seconds / events) * 10_000 * 1000;
     log(
-      `drain: per 10,000 events: XRANGE ${round(breakdown.readMs, 0)} ms (JSON decode ${round(breakdown.decodeMs, 0)}), INSERT over Neon HTTP ${round(breakdown.insertHttpMs, 0)} ms (statement alone ${round(breakdown.statementMs, 0)}), delete ${round(breakdown.removeMs, 0)} ms; the minute job: ${round(drainMsPer10k, 0)} ms`,
+      `drain: per 10,000 events: XRANGE ${round(breakdown.readMs, 0)} ms (JSON decode ${round(breakdown.decodeMs, 0)}), INSERT over Neon HTTP ${round(breakdown.insertHttpMs, 0)} ms (statement alone ${round(breakdown.statementMs, 0)}, of which its parameters ${round(breakdown.parametersMs, 0)}), delete ${round(breakdown.removeMs, 0)} ms; the minute job: ${round(drainMsPer10k, 0)} ms`,
     );
 
     await pgc.query("TRUNCATE analytics_events_ts, analytics_event_ids");
@@ -203,7 +216,7 @@ export async function runDrain(size: Size): Promise<Omit<PartResult, "seconds">>
       part: "drain",
       title: "Drain",
       status: "ok",
-      method: `${events.toLocaleString("en-US")} events as ${entries} 50-event entries in the buffer stream (written directly with XADD), drained by the minute job fired back to back through /__scheduled (Upstash bridge → workerd → Neon bridge → PostgreSQL 15, postgres tier); COPY FROM STDIN through psql of the same rows into the same emptied table (no dedupe table, no buffer).`,
+      method: `${events.toLocaleString("en-US")} events as ${entries} 50-event entries in the buffer stream (written directly with XADD), drained by the minute job fired back to back through /__scheduled (Upstash bridge → workerd → Neon bridge → PostgreSQL 15, postgres tier); COPY FROM STDIN through psql of the same rows (every column INSERT_EVENTS writes) into the same emptied table (no dedupe table, no buffer).`,
       figures: [
         {
           name: "minute job: buffer → PostgreSQL",
@@ -217,9 +230,9 @@ export async function runDrain(size: Size): Promise<Omit<PartResult, "seconds">>
         { name: "COPY FROM STDIN, same rows, same table", value: round(copyEps, 0), unit: "events/s", detail: `${round(copySeconds)} s; ${copied} rows` },
         {
           name: "drain breakdown, ms per 10,000 events",
-          value: `read ${round(breakdown.readMs, 0)} · insert ${round(breakdown.insertHttpMs, 0)} (statement ${round(breakdown.statementMs, 0)}) · delete ${round(breakdown.removeMs, 0)}`,
+          value: `read ${round(breakdown.readMs, 0)} · insert ${round(breakdown.insertHttpMs, 0)} (statement ${round(breakdown.statementMs, 0)}, its parameters ${round(breakdown.parametersMs, 0)}) · delete ${round(breakdown.removeMs, 0)}`,
           unit: "ms",
-          detail: `the minute job took ${round(drainMsPer10k, 0)} ms per 10,000 events; phases timed one at a time from Node with the Worker's adapters through the same bridges over ${breakdown.chunks} chunks (${breakdown.rows} rows): XRANGE via @upstash/redis incl. base64 + JSON decode (JSON.parse alone ${round(breakdown.decodeMs, 0)} ms), INSERT_EVENTS via @neondatabase/serverless (Neon HTTP bridge), the same statement with other ids over the PostgreSQL protocol (≈ the statement alone: the rest of the insert is HTTP, JSON and the bridge), the buffer delete (EVALSHA); medians over chunks. The job overlaps each read with the previous insert.`,
+          detail: `the minute job took ${round(drainMsPer10k, 0)} ms per 10,000 events; phases timed one at a time from Node with the Worker's adapters through the same bridges over ${breakdown.chunks} chunks (${breakdown.rows} rows): XRANGE via @upstash/redis incl. base64 + JSON decode (JSON.parse alone ${round(breakdown.decodeMs, 0)} ms), INSERT_EVENTS via @neondatabase/serverless (Neon HTTP bridge), the same statement with other ids over the PostgreSQL protocol (≈ the statement alone: the rest of the insert is HTTP, JSON and the bridge), a SELECT of the same parameters and nothing else (the statement's parameters alone: array literals, transfer, parsing), the buffer delete (EVALSHA); medians over chunks. The job overlaps each read with the previous insert.`,
         },
       ],
       raw: { events, drainSeconds: drained.seconds, firings: drained.firings, copySeconds, stored, copied, breakdown },

@@ -68,7 +68,7 @@ describe("insertEventsValues", () => {
     });
   });
 
-  it("sends NULL for fields a buffered row lacks (INSERT_FRESH_ROWS stores their defaults)", () => {
+  it("sends NULL for fields a buffered row lacks (INSERT_EVENTS stores their defaults)", () => {
     const { properties: _p, flags: _f, ...partial } = row;
     const values = insertEventsValues([partial as EventRow]);
     const columns = EVENT_ROW_COLUMNS.split(", ");
