@@ -13,7 +13,7 @@ import { DRAIN_LIMITS, nextReadCount } from "../../src/cron/drain";
 import { RedisBufferStore } from "../../src/storage/buffer-store";
 import type { Sql } from "../../src/storage/clients";
 import { PostgresStore } from "../../src/storage/postgres-store";
-import { EVENT_ARRAY_PARAMS, EVENT_ROW_COLUMNS, INSERT_EVENTS, insertEventsValues } from "../../src/storage/sql";
+import { EVENT_ARRAY_PARAMS, EVENT_COLUMN_NAMES, INSERT_EVENTS, insertEventsValues } from "../../src/storage/sql";
 import { bufferPayload } from "../../src/storage/buffer";
 import { copyField } from "../lib/import/copy-text";
 import { BUFFER_FIELD } from "../../src/storage/redis-keys";
@@ -26,14 +26,14 @@ import { redisClient, replyInt, startBenchStack, type BenchStack } from "./stack
 import { log, median, progress, round } from "./util";
 
 /** Every column INSERT_EVENTS writes (the dimensions and visitor id included): COPY stores the same rows. */
-const COLUMNS = EVENT_ROW_COLUMNS.split(", ") as Array<keyof EventRow>;
+const COLUMNS = EVENT_COLUMN_NAMES;
 
 /**
  * INSERT_EVENTS' parameters and nothing else: timing it with the same values gives what the
  * parameters cost alone (the client's array literals, the bytes on the wire, the server parsing
  * every element), which the statement's time includes.
  */
-const PARAMETERS_ONLY = `SELECT ${EVENT_ARRAY_PARAMS.split(", ").map((p) => `cardinality(${p})`).join(" + ")} AS n`;
+const PARAMETERS_ONLY = `SELECT ${EVENT_ARRAY_PARAMS.map((p) => `cardinality(${p})`).join(" + ")} AS n`;
 
 /** Entry `n`'s rows: a template batch with this run's event ids. */
 function entryRows(templates: EventRow[][], run: string, n: number): EventRow[] {

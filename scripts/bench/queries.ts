@@ -39,6 +39,14 @@ async function timeQuery(client: pg.Client, text: string, values: readonly unkno
 const ORIGIN = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`;
 const COUNTRIES = ["US", "DE", "GB", "FR", "IN", "BR", "JP", "CA", "ES", "IT", "NL", "PL", "SE", "AU", "MX", "KR", "TR", "CH", "AT", "BE"];
 
+/** The top 11 pages of [from, to) aggregated from raw rows: the breakdown's answer without its rollup. */
+const rawPageBreakdown = (from: Date, to: Date) => ({
+  text: `SELECT page_path, sum(n)::bigint AS events, sum(v)::bigint AS visitors, sum(u)::bigint AS users FROM (
+  SELECT date_bin('24 hours', time, ${ORIGIN}), page_path, count(*) AS n, count(DISTINCT visitor_id) AS v, count(DISTINCT user_id) AS u
+  FROM analytics_events_ts WHERE time >= $1 AND time < $2 GROUP BY 1, 2) d GROUP BY page_path ORDER BY 2 DESC, 1 LIMIT 11`,
+  values: [from.toISOString(), to.toISOString()],
+});
+
 export async function runQueries(size: Size): Promise<Omit<PartResult, "seconds">> {
   const total = size === "full" ? 10_000_000 : 200_000;
   const warmRuns = size === "full" ? 5 : 3;
@@ -150,23 +158,13 @@ FROM analytics_events_ts WHERE time >= $1 AND time < $2 GROUP BY 1, 2, 3 ORDER B
       {
         name: "breakdown page_path, 30 closed days (top 10)",
         rollup: breakdown("page_path", new Date(dayEnd - 30 * DAY), new Date(dayEnd), null, 10),
-        raw: {
-          text: `SELECT page_path, sum(n)::bigint AS events, sum(v)::bigint AS visitors, sum(u)::bigint AS users FROM (
-  SELECT date_bin('24 hours', time, ${ORIGIN}), page_path, count(*) AS n, count(DISTINCT visitor_id) AS v, count(DISTINCT user_id) AS u
-  FROM analytics_events_ts WHERE time >= $1 AND time < $2 GROUP BY 1, 2) d GROUP BY page_path ORDER BY 2 DESC, 1 LIMIT 11`,
-          values: [new Date(dayEnd - 30 * DAY).toISOString(), new Date(dayEnd).toISOString()],
-        },
+        raw: rawPageBreakdown(new Date(dayEnd - 30 * DAY), new Date(dayEnd)),
       },
       {
         // Today (the open day) is aggregated from raw rows in the same statement.
         name: "breakdown page_path, 30 days (top 10)",
         rollup: breakdown("page_path", new Date(dayEnd - 29 * DAY), new Date(dayEnd + DAY), null, 10),
-        raw: {
-          text: `SELECT page_path, sum(n)::bigint AS events, sum(v)::bigint AS visitors, sum(u)::bigint AS users FROM (
-  SELECT date_bin('24 hours', time, ${ORIGIN}), page_path, count(*) AS n, count(DISTINCT visitor_id) AS v, count(DISTINCT user_id) AS u
-  FROM analytics_events_ts WHERE time >= $1 AND time < $2 GROUP BY 1, 2) d GROUP BY page_path ORDER BY 2 DESC, 1 LIMIT 11`,
-          values: [new Date(dayEnd - 29 * DAY).toISOString(), new Date(dayEnd + DAY).toISOString()],
-        },
+        raw: rawPageBreakdown(new Date(dayEnd - 29 * DAY), new Date(dayEnd + DAY)),
       },
       {
         name: "series page_view, 7 days hourly + 24 h moving average",

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { EventRow } from "../domain/event";
-import { EVENT_ROW_COLUMNS, insertEventsValues, textArrayLiteral } from "./sql";
+import { EVENT_COLUMN_NAMES, insertEventsValues, textArrayLiteral } from "./sql";
 
 describe("textArrayLiteral", () => {
   const cases: { name: string; input: string[]; expected: string }[] = [
@@ -36,7 +36,7 @@ describe("insertEventsValues", () => {
 
   it("sends one array per column, in the column order, rows in batch order", () => {
     const values = insertEventsValues([row, { ...row, event_id: "0190f3e2-7c1a-7b2c-9d3e-4f5a6b7c8d9f", flags: [] }]);
-    const columns = EVENT_ROW_COLUMNS.split(", ");
+    const columns = EVENT_COLUMN_NAMES;
     expect(values).toHaveLength(columns.length);
     const byColumn = Object.fromEntries(columns.map((c, i) => [c, values[i]]));
     expect(byColumn).toEqual({
@@ -71,7 +71,7 @@ describe("insertEventsValues", () => {
   it("sends NULL for fields a buffered row lacks (INSERT_EVENTS stores their defaults)", () => {
     const { properties: _p, flags: _f, ...partial } = row;
     const values = insertEventsValues([partial as EventRow]);
-    const columns = EVENT_ROW_COLUMNS.split(", ");
+    const columns = EVENT_COLUMN_NAMES;
     expect(values[columns.indexOf("properties")]).toEqual([null]);
     expect(values[columns.indexOf("flags")]).toEqual([null]);
   });
@@ -79,7 +79,7 @@ describe("insertEventsValues", () => {
   it("sends NULL for the visitor id and dimensions of a row written before they existed", () => {
     const { visitor_id: _v, country: _c, page_path: _p, page_host: _h, ...older } = row;
     const values = insertEventsValues([older]);
-    const columns = EVENT_ROW_COLUMNS.split(", ");
-    for (const column of ["visitor_id", "country", "page_path", "page_host"]) expect(values[columns.indexOf(column)]).toEqual([null]);
+    const columns = EVENT_COLUMN_NAMES;
+    for (const column of ["visitor_id", "country", "page_path", "page_host"] as const) expect(values[columns.indexOf(column)]).toEqual([null]);
   });
 });

@@ -101,6 +101,14 @@ const EVENT_COLUMNS: readonly EventColumn[] = [
  */
 export const RAW_ROW_RECORD = EVENT_COLUMNS.map((c) => `${c.name} ${c.type}`).join(", ");
 
+/** The raw-row column names, in parameter order. */
+export const EVENT_COLUMN_NAMES: readonly (keyof EventRow & string)[] = EVENT_COLUMNS.map((c) => c.name);
+/** The same, as a column list: `time, event_id, …`. */
+export const EVENT_ROW_COLUMNS = EVENT_COLUMN_NAMES.join(", ");
+
+/** INSERT_EVENTS' parameters with their types, in order: `$1::uuid[]`, `$2::timestamptz[]`, …. */
+export const EVENT_ARRAY_PARAMS: readonly string[] = EVENT_COLUMNS.map((c, i) => `$${i + 1}::${c.param ?? c.type}[]`);
+
 /** What is stored for column `c` whose value is the SQL expression `value`: its `otherwise` when null. */
 const storedValue = (c: EventColumn, value: string): string => (c.otherwise ? `coalesce(${value}, ${c.otherwise})` : value);
 
@@ -108,19 +116,13 @@ const storedValue = (c: EventColumn, value: string): string => (c.otherwise ? `c
  * The import's raw rows: the rows of CTE `input` whose ids CTE `fresh` just claimed in
  * `analytics_event_ids`, returning their times (INSERT_EVENTS reads its arrays instead).
  */
-export const INSERT_FRESH_ROWS = `INSERT INTO analytics_events_ts (${EVENT_COLUMNS.map((c) => c.name).join(", ")})
+export const INSERT_FRESH_ROWS = `INSERT INTO analytics_events_ts (${EVENT_ROW_COLUMNS})
   SELECT ${EVENT_COLUMNS.map((c) => storedValue(c, `i.${c.name}`)).join(", ")}
   FROM input i JOIN fresh f ON f.event_id = i.event_id
   RETURNING time`;
 
-/** The raw-row column names, in parameter order. */
-export const EVENT_ROW_COLUMNS = EVENT_COLUMNS.map((c) => c.name).join(", ");
-
-/** INSERT_EVENTS' parameters with their types, in order: `$1::uuid[], $2::timestamptz[], …`. */
-export const EVENT_ARRAY_PARAMS = EVENT_COLUMNS.map((c, i) => `$${i + 1}::${c.param ?? c.type}[]`).join(", ");
-
 /** The batch's rows as `r`, one array parameter per column, with their position `r.ordinality`. */
-const EVENT_ARRAYS = `unnest(${EVENT_ARRAY_PARAMS})
+const EVENT_ARRAYS = `unnest(${EVENT_ARRAY_PARAMS.join(", ")})
     WITH ORDINALITY AS r(${EVENT_ROW_COLUMNS}, ordinality)`;
 
 /**
