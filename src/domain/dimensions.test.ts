@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { deriveDimensions, MAX_DIMENSION_LENGTH, newDimensionCaches, parseAgent } from "./dimensions";
+import { deriveDimensions, MAX_DIMENSION_LENGTH, newDimensionCaches, parseAgent, urlParts } from "./dimensions";
+import { scrubUrl, scrubUrlParts } from "./url-scrub";
 
 const CHROME_MAC =
   "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
@@ -87,4 +88,41 @@ describe("deriveDimensions", () => {
     expect(caches.agents.size).toBe(1);
     expect(caches.urls.size).toBe(2);
   });
+
+  // Ingest reads the parts that scrubbing returned (one parse, or none for a plain URL); they must
+  // be what parsing the stored URL again gives.
+  const tricky = [
+    "https://Shop.Example:8443/a/./b/../c?utm_source=x&email=a@b.c#top",
+    "https://user:pw@shop.example/p?utm_medium=cpc&utm_source=a&utm_source=b",
+    "https://shop.example/?utm%5Fsource=encoded&utm_campaign=spring+sale%202026",
+    "https://shop.example/?utm_source=a b&utm_campaign=é",
+    "https://shop.example/?utm_source&utm_medium=&utm_campaign=%zz",
+    "https://Bücher.example/straße?UTM_SOURCE=upper&utm_source=lower",
+    "http://[::1]:3000/x?utm_campaign=v6",
+    "/docs/start?session=abc&utm_source=x#frag",
+    "android-app://com.Google.Android.gm/?utm_source=app",
+    "https://shop.example/%7Efoo?ref=hn",
+  ];
+  for (const raw of tricky) {
+    test(`one parse gives the stored URL's parts: ${raw}`, () => {
+      const scrubbed = scrubUrlParts(raw)!;
+      const stored = scrubbed.href;
+      expect(stored).toBe(scrubUrl(raw));
+      const fresh = deriveDimensions({ pageUrl: stored, referrer: null, userAgent: null, country: null }, newDimensionCaches());
+      const parts = urlParts(scrubbed);
+      expect({ page_host: parts.host, page_path: parts.path, utm_source: parts.utm_source, utm_medium: parts.utm_medium, utm_campaign: parts.utm_campaign }).toEqual({
+        page_host: fresh.page_host,
+        page_path: fresh.page_path,
+        utm_source: fresh.utm_source,
+        utm_medium: fresh.utm_medium,
+        utm_campaign: fresh.utm_campaign,
+      });
+    });
+  }
+
+  test("campaign values are decoded as URLSearchParams decodes them", () => {
+    const out = deriveDimensions({ pageUrl: "https://a.example/?utm%5Fsource=enc&utm_campaign=spring+sale%20%C3%A9&utm_medium=a&utm_medium=b", referrer: null, userAgent: null, country: null }, newDimensionCaches());
+    expect(out).toMatchObject({ utm_source: "enc", utm_campaign: "spring sale é", utm_medium: "a" });
+  });
 });
+

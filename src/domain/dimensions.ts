@@ -5,7 +5,8 @@
  * per batch (the caller passes the caches).
  */
 import Bowser from "bowser";
-import { parsePageUrl } from "./url-scrub";
+import { boundedMemo } from "./memo";
+import { type ScrubbedUrl, scrubUrlParts, type UrlScrubOptions } from "./url-scrub";
 
 /** The dimension columns of a raw row (`analytics_events_ts`); null where the event does not tell. */
 export interface EventDimensions {
@@ -51,7 +52,7 @@ export interface AgentDimensions {
 }
 
 /** What a URL tells; parsed once per distinct URL of a batch. */
-interface UrlParts {
+export interface UrlParts {
   host: string | null;
   path: string | null;
   utm_source: string | null;
@@ -67,6 +68,8 @@ export interface DimensionCaches {
 
 export const newDimensionCaches = (): DimensionCaches => ({ agents: new Map(), urls: new Map() });
 
+/** Distinct User-Agents remembered across batches (see memo.ts). */
+export const AGENT_MEMO_SIZE = 1_000;
 /** Longest value kept for a dimension: they are grouping keys, not payload. */
 export const MAX_DIMENSION_LENGTH = 512;
 /** Two letters or digits: Cloudflare's codes also include `XX` (unknown) and `T1` (Tor). */
@@ -98,21 +101,56 @@ export function parseAgent(userAgent: string): AgentDimensions {
   };
 }
 
-function parseUrl(raw: string): UrlParts {
-  const parsed = parsePageUrl(raw);
-  if (parsed === null) return NO_URL;
-  const { url, relative } = parsed;
-  const params = url.search.length > 1 ? url.searchParams : null;
-  const hierarchical = url.protocol === "http:" || url.protocol === "https:";
+/** The campaign parameters (first occurrence of each, decoded) of a query string such as `?a=1&b=2`. */
+function campaign(search: string): Pick<UrlParts, "utm_source" | "utm_medium" | "utm_campaign"> {
+  if (search.length <= 1) return NO_URL;
+  // Without "%" or "+" form decoding changes nothing, so the names and values are the text itself;
+  // otherwise URLSearchParams decodes them (names too: `utm%5Fsource` is `utm_source`).
+  if (search.includes("%") || search.includes("+")) {
+    const params = new URLSearchParams(search);
+    return { utm_source: clip(params.get("utm_source")), utm_medium: clip(params.get("utm_medium")), utm_campaign: clip(params.get("utm_campaign")) };
+  }
+  if (!search.includes("utm_")) return NO_URL;
+  let source: string | undefined;
+  let medium: string | undefined;
+  let name: string | undefined;
+  for (const segment of search.slice(1).split("&")) {
+    const eq = segment.indexOf("=");
+    const key = eq === -1 ? segment : segment.slice(0, eq);
+    const value = eq === -1 ? "" : segment.slice(eq + 1);
+    if (key === "utm_source") source ??= value;
+    else if (key === "utm_medium") medium ??= value;
+    else if (key === "utm_campaign") name ??= value;
+  }
+  return { utm_source: clip(source), utm_medium: clip(medium), utm_campaign: clip(name) };
+}
+
+/**
+ * What the dimensions take from a scrubbed URL. Ingest passes the parts that scrubbing returned
+ * (normalize.ts), so the stored URL is not parsed a second time.
+ */
+export function urlParts(url: ScrubbedUrl): UrlParts {
+  const { utm_source, utm_medium, utm_campaign } = campaign(url.search);
   return {
     // `android-app://com.example` is a real referrer; its "host" is the app id.
-    host: relative ? null : clip(url.hostname.toLowerCase()),
-    path: hierarchical ? clip(url.pathname) : null,
-    utm_source: clip(params?.get("utm_source")),
-    utm_medium: clip(params?.get("utm_medium")),
-    utm_campaign: clip(params?.get("utm_campaign")),
+    host: url.host === null ? null : clip(url.host.toLowerCase()),
+    path: url.http ? clip(url.path) : null,
+    utm_source,
+    utm_medium,
+    utm_campaign,
   };
 }
+
+/** Reads a URL as it is (every query parameter kept): for URLs stored without scrubbing. */
+const KEEP_EVERY_PARAM: UrlScrubOptions = Object.freeze({ enabled: true, keepParamPrefixes: Object.freeze([""]), keepParams: Object.freeze([]) });
+
+function parseUrl(raw: string): UrlParts {
+  const url = scrubUrlParts(raw, KEEP_EVERY_PARAM);
+  return url === null ? NO_URL : urlParts(url);
+}
+
+/** User-Agents parsed by earlier batches of this isolate (bowser's parse is the dearest step of a batch). */
+const parseAgentMemo = boundedMemo(parseAgent, AGENT_MEMO_SIZE);
 
 function cached<T>(cache: Map<string, T>, key: string, compute: (key: string) => T): T {
   let value = cache.get(key);
@@ -140,7 +178,7 @@ export function deriveDimensions(
 ): EventDimensions {
   const page = input.pageUrl === null ? NO_URL : cached(caches.urls, input.pageUrl, parseUrl);
   const from = input.referrer === null ? NO_URL : cached(caches.urls, input.referrer, parseUrl);
-  const agent = input.userAgent === null ? NO_AGENT : cached(caches.agents, input.userAgent, parseAgent);
+  const agent = input.userAgent === null ? NO_AGENT : cached(caches.agents, input.userAgent, parseAgentMemo);
   const country = input.country?.toUpperCase() ?? null;
   return {
     country: country !== null && COUNTRY.test(country) ? country : null,

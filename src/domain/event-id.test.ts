@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { canonicalJson, deriveEventId, deriveEventIds, type EventIdSource, formatUuidV8, normalizeClientEventId } from "./event-id";
+import { prng } from "../../test/support/prng";
+import { canonicalJson, canonicalJsonByKey, deriveEventId, deriveEventIds, type EventIdSource, formatUuidV8, normalizeClientEventId } from "./event-id";
 
 describe("canonicalJson", () => {
   const cases: { name: string; input: unknown; expected: string }[] = [
@@ -9,6 +10,37 @@ describe("canonicalJson", () => {
     { name: "numbers as JSON prints them", input: [1.0, 1e21, -0], expected: "[1,1e+21,0]" },
   ];
   for (const t of cases) it(t.name, () => expect(canonicalJson(t.input)).toBe(t.expected));
+
+  // Ids of stored events are hashes of this string: the native fast paths must write exactly
+  // what the key-by-key walk writes, for keys JavaScript objects order specially too.
+  const special: { name: string; input: unknown }[] = [
+    { name: "array-index keys (an object lists them first, in numeric order)", input: { b: 1, "10": 2, "9": 3, a: { "2": 0, "1": 1 } } },
+    { name: "a key that only starts with a digit", input: { z: 1, "1a": 2 } },
+    { name: "an own __proto__ key (JSON.parse makes one)", input: JSON.parse('{"z":1,"__proto__":{"b":1,"a":2}}') },
+    { name: "undefined values in objects and arrays", input: { b: undefined, a: [undefined, 1] } },
+    { name: "already sorted", input: { a: [1, { b: 2, c: "x" }], d: null } },
+    { name: "nested unsorted only deep down", input: { a: { b: [{ d: 1, c: 2 }] } } },
+    { name: "a top-level primitive and undefined", input: undefined },
+    { name: "lone surrogates and astral characters in keys and values", input: { "\ud83d\ude00": "\ud800", "\uffff": 1, "\ud800": 2 } },
+  ];
+  for (const t of special) it(`writes what the key-by-key walk writes: ${t.name}`, () => expect(canonicalJson(t.input)).toBe(canonicalJsonByKey(t.input)));
+
+  it("writes what the key-by-key walk writes for 2,000 generated JSON values", () => {
+    const rand = prng(42);
+    const KEYS = ["a", "b", "B", "é", "z", "path", "plan", "10", "9", "0", "1a", "__proto__", "user_agent", "", "\u{1f600}"];
+    const gen = (depth: number): unknown => {
+      const r = rand();
+      if (depth > 3 || r < 0.4) return [null, true, 1.5, -0, 1e21, "s", 'q"\n', ""][Math.floor(rand() * 8)];
+      if (r < 0.6) return Array.from({ length: Math.floor(rand() * 4) }, () => gen(depth + 1));
+      const keys = Array.from({ length: Math.floor(rand() * 6) }, () => KEYS[Math.floor(rand() * KEYS.length)]!);
+      // Through JSON text, as events arrive: `__proto__` becomes an own key.
+      return JSON.parse(`{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(gen(depth + 1)) ?? "null"}`).join(",")}}`);
+    };
+    for (let i = 0; i < 2_000; i++) {
+      const value = gen(0);
+      expect(canonicalJson(value)).toBe(canonicalJsonByKey(value));
+    }
+  });
 });
 
 describe("normalizeClientEventId", () => {

@@ -144,7 +144,7 @@ function readEnvelope(body: unknown, maxEvents: number): { events: unknown[]; se
 
 interface Candidate {
   index: number;
-  row: Omit<EventRow, "event_id">;
+  row: EventRow;
   clientEventId: string | null;
   idSource: EventIdSource | null;
 }
@@ -189,6 +189,7 @@ export async function prepareBatch(body: unknown, ctx: PrepareBatchContext): Pro
     options,
     botCache: new Map(),
     urlCache: new Map(),
+    nameCache: new Map(),
   };
   const checkEventBytes = !(ctx.bodyBytes !== undefined && ctx.bodyBytes <= MAX_EVENT_BYTES);
 
@@ -255,7 +256,8 @@ export async function prepareBatch(body: unknown, ctx: PrepareBatchContext): Pro
     }
     seen.add(eventId);
     if (c.clientEventId === null) c.row.flags.push(c.idSource!.timestamp === null ? FLAGS.serverId : FLAGS.derivedId);
-    rows.push({ event_id: eventId, ...c.row });
+    c.row.event_id = eventId;
+    rows.push(c.row);
     rowIndexes.push(c.index);
   }
   return {

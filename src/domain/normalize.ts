@@ -4,7 +4,8 @@
  * removal, URL scrubbing and bot flagging. Pure: the clock is an argument.
  */
 import { isbot } from "isbot";
-import { deriveDimensions, type DimensionCaches } from "./dimensions";
+import { AGENT_MEMO_SIZE, deriveDimensions, type DimensionCaches, urlParts } from "./dimensions";
+import { boundedMemo } from "./memo";
 import type { EventRow } from "./event";
 import type { EventIdSource } from "./event-id";
 import { normalizeClientEventId } from "./event-id";
@@ -21,7 +22,7 @@ import {
   MIN_EPOCH_MS,
 } from "./limits";
 import { cleanText, displayText, nameProblem, unstorableChar } from "./text-rules";
-import { DEFAULT_URL_SCRUB, scrubUrl, type UrlScrubOptions } from "./url-scrub";
+import { DEFAULT_URL_SCRUB, scrubUrlParts, type UrlScrubOptions } from "./url-scrub";
 
 /** Row flags this module sets (EventRow.flags). */
 export const FLAGS = {
@@ -79,14 +80,16 @@ export interface BatchFacts {
   dimensionCaches: DimensionCaches;
   /** Scrubbed URLs within this batch (a batch's events mostly share a page and a referrer). */
   urlCache: Map<string, string | null>;
+  /** Event names and categories checked within this batch, with their problem (null: printable). */
+  nameCache: Map<string, string | null>;
 }
 
 /** A normalised event, or the reason it is rejected. */
 export type NormalizeOutcome =
   | {
       ok: true;
-      /** The row without event_id (set by the caller once the id is known). */
-      row: Omit<EventRow, "event_id">;
+      /** The row; its event_id is "" until the caller sets it (once every id of the batch is known). */
+      row: EventRow;
       /** Lower-cased client id, or null when the id must be derived from `idSource`. */
       clientEventId: string | null;
       /** Present when clientEventId is null. */
@@ -94,9 +97,12 @@ export type NormalizeOutcome =
     }
   | { ok: false; code: RejectionCode; message: string };
 
+/** isbot across batches of this isolate (see memo.ts): its patterns are tried on every new User-Agent. */
+const isBotMemo = boundedMemo(isbot, AGENT_MEMO_SIZE);
+
 const UNSAFE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 /** The YYYY-MM-DD prefix that `z.iso.datetime` guarantees; used to refuse Feb 30 (Date.parse rolls it over). */
-const ISO_DATE_PREFIX = /^(\d{4})-(\d{2})-(\d{2})/;
+const ISO_DATE_PREFIX = /^\d{4}-\d{2}-\d{2}/;
 /** Largest time value a JS Date can represent (ECMA-262 §21.4.1.1). */
 const MAX_DATE_MS = 8.64e15;
 
@@ -125,11 +131,11 @@ export function parseClientTime(value: string | number): number | string {
     return Math.floor(value);
   }
   const ms = Date.parse(value);
-  const m = ISO_DATE_PREFIX.exec(value);
-  if (Number.isNaN(ms) || !m) return `is not a valid date-time: ${JSON.stringify(value)}`;
+  if (Number.isNaN(ms) || !ISO_DATE_PREFIX.test(value)) return `is not a valid date-time: ${JSON.stringify(value)}`;
   // Date.parse turns 2024-02-30 into March 1st; a calendar date that does not exist is an error.
-  const day = Number(m[3]);
-  if (day > new Date(Date.UTC(Number(m[1]), Number(m[2]), 0)).getUTCDate()) {
+  // Every month has days 1–28, so only a later day needs the month's length.
+  const day = Number(value.slice(8, 10));
+  if (day > 28 && day > new Date(Date.UTC(Number(value.slice(0, 4)), Number(value.slice(5, 7)), 0)).getUTCDate()) {
     return `is not a valid date-time: ${JSON.stringify(value)}`;
   }
   return ms;
@@ -324,13 +330,33 @@ function resolveAlias<T>(snake: T | null | undefined, camel: T | null | undefine
   return { ok: true, value: snake ?? camel ?? null };
 }
 
+/**
+ * The stored (scrubbed) form of a page URL or referrer, once per distinct URL of the batch. The
+ * one parse also gives the dimensions their parts of the stored URL (seeded into their cache).
+ */
 function scrubCached(raw: string, facts: BatchFacts): string | null {
   let out = facts.urlCache.get(raw);
   if (out === undefined) {
-    out = scrubUrl(raw, facts.options.urlScrub);
+    const options = facts.options.urlScrub;
+    if (!options.enabled) out = raw;
+    else {
+      const scrubbed = scrubUrlParts(raw, options);
+      out = scrubbed === null ? null : scrubbed.href;
+      if (scrubbed !== null) facts.dimensionCaches.urls.set(scrubbed.href, urlParts(scrubbed));
+    }
     facts.urlCache.set(raw, out);
   }
   return out;
+}
+
+/** {@link nameProblem} once per distinct name of the batch (a batch repeats a few names). */
+function nameProblemCached(name: string, facts: BatchFacts): string | null {
+  let problem = facts.nameCache.get(name);
+  if (problem === undefined) {
+    problem = nameProblem(name);
+    facts.nameCache.set(name, problem);
+  }
+  return problem;
 }
 
 const emptyToNull = (s: string | null): string | null => (s === "" ? null : s);
@@ -351,9 +377,9 @@ export function normalizeEvent(event: EventInput, raw: Record<string, unknown>, 
   if (!name.ok) return reject("invalid_field", name.message);
   if (name.value === null) return reject("invalid_field", "event_name: required");
   if (event.category == null) return reject("invalid_field", "category: required");
-  const nameIssue = nameProblem(name.value);
+  const nameIssue = nameProblemCached(name.value, facts);
   if (nameIssue !== null) return reject("invalid_field", `event_name: ${nameIssue}`);
-  const categoryIssue = nameProblem(event.category);
+  const categoryIssue = nameProblemCached(event.category, facts);
   if (categoryIssue !== null) return reject("invalid_field", `category: ${categoryIssue}`);
   const user = resolveAlias(event.user_id, event.userId, "user_id", "userId");
   if (!user.ok) return reject("invalid_field", user.message);
@@ -439,7 +465,7 @@ export function normalizeEvent(event: EventInput, raw: Record<string, unknown>, 
   if (ua !== null) {
     let bot = facts.botCache.get(ua);
     if (bot === undefined) {
-      bot = isbot(ua);
+      bot = isBotMemo(ua);
       facts.botCache.set(ua, bot);
     }
     if (bot) flags.push(FLAGS.bot);
@@ -447,7 +473,11 @@ export function normalizeEvent(event: EventInput, raw: Record<string, unknown>, 
 
   const userId = emptyToNull(user.value);
   const sessionId = emptyToNull(session.value);
-  const row: Omit<EventRow, "event_id"> = {
+  const dims = deriveDimensions({ pageUrl, referrer, userAgent: ua, country: facts.country }, facts.dimensionCaches);
+  // Every field written out (no spread): one object of a stable shape per event, the hot path's
+  // largest allocation. event_id first, as stored; prepareBatch fills it in.
+  const row: EventRow = {
+    event_id: "",
     time: time.timeMs === facts.receivedAtMs ? facts.receivedAtIso : new Date(time.timeMs).toISOString(),
     event_name: name.value,
     category: event.category,
@@ -466,7 +496,16 @@ export function normalizeEvent(event: EventInput, raw: Record<string, unknown>, 
           : new Date(clientTimeMs).toISOString(),
     skew_ms: time.skewMs,
     flags,
-    ...deriveDimensions({ pageUrl, referrer, userAgent: ua, country: facts.country }, facts.dimensionCaches),
+    country: dims.country,
+    device_class: dims.device_class,
+    browser: dims.browser,
+    os: dims.os,
+    page_path: dims.page_path,
+    page_host: dims.page_host,
+    referrer_host: dims.referrer_host,
+    utm_source: dims.utm_source,
+    utm_medium: dims.utm_medium,
+    utm_campaign: dims.utm_campaign,
   };
   const idSource: EventIdSource | null =
     clientEventId !== null

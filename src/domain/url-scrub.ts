@@ -50,11 +50,17 @@ function keepParam(segment: string, options: UrlScrubOptions): boolean {
   return false;
 }
 
+/** A URL as {@link parsePageUrl} parsed it. `relative`: a site-relative path, `url` carrying a placeholder origin. */
+export interface ParsedPageUrl {
+  url: URL;
+  relative: boolean;
+}
+
 /**
  * Parses an absolute URL of any scheme, or a site-relative path ("/a?b", `relative: true`, with a
  * placeholder origin that callers must not show); null when it is neither.
  */
-export function parsePageUrl(raw: string): { url: URL; relative: boolean } | null {
+export function parsePageUrl(raw: string): ParsedPageUrl | null {
   const relative = raw.charCodeAt(0) === 47 /* "/" */ && raw.charCodeAt(1) !== 47;
   try {
     return { url: relative ? new URL(raw, RELATIVE_BASE) : new URL(raw), relative };
@@ -63,15 +69,114 @@ export function parsePageUrl(raw: string): { url: URL; relative: boolean } | nul
   }
 }
 
+/** A scrubbed URL and the parts of it that the breakdown dimensions read. */
+export interface ScrubbedUrl {
+  /** What is stored: the scrubbed URL (site-relative for a site-relative input). */
+  href: string;
+  /** The host as the URL parser gives it (`hostname`); null for a site-relative path. */
+  host: string | null;
+  /** Whether the scheme is http or https (a path means something only for those). */
+  http: boolean;
+  /** The path, e.g. `/pricing`. */
+  path: string;
+  /** The kept query string with its "?", or "" (as `URL.search`). */
+  search: string;
+}
+
+/**
+ * An absolute http(s) URL or a site-relative path that the WHATWG URL parser keeps exactly as
+ * written: lower-case host of letters, digits and hyphens with no port, userinfo or IPv4-looking
+ * last label (those the parser rewrites); path and query only of characters it leaves unencoded.
+ * The fragment, whatever it holds, is dropped. Groups: scheme, host, path, "?" and query.
+ */
+const PLAIN_URL =
+  /^(?:(https?):\/\/((?:[a-z0-9-]+\.)*[a-z-][a-z0-9-]*))?(\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*)?(\?([A-Za-z0-9\-._~!$&()*+,;=:@%/?]*))?(?:#.*)?$/s;
+/** What the parser would still rewrite in a PLAIN_URL: dot segments (also as %2e) and punycode labels. */
+const REWRITTEN = /\/\.|%2e|xn--/i;
+
+/**
+ * The kept parameters of a query string (without its "?"), in their original order and encoding;
+ * "" when none is kept.
+ */
+function keptQuery(query: string, options: UrlScrubOptions): string {
+  let kept = "";
+  for (const segment of query.split("&")) {
+    if (segment !== "" && keepParam(segment, options)) kept = kept === "" ? segment : `${kept}&${segment}`;
+  }
+  return kept;
+}
+
+/**
+ * {@link scrubUrl} with the parts of the result, for a URL the parser keeps as written: no URL
+ * object at all (each URL getter and setter is a call into the runtime, and ingest scrubs every
+ * page URL of a batch). Null when the string needs the parser.
+ */
+function scrubPlainUrl(raw: string, options: UrlScrubOptions): ScrubbedUrl | null {
+  const m = PLAIN_URL.exec(raw);
+  if (m === null || REWRITTEN.test(raw)) return null;
+  const [, scheme, host, rawPath, question, query] = m;
+  if (scheme === undefined) {
+    // Site-relative: needs a path, and not "//" (a scheme-relative URL).
+    if (rawPath === undefined || raw.charCodeAt(1) === 47) return null;
+  }
+  const path = rawPath ?? "/";
+  const kept = query ? keptQuery(query, options) : "";
+  // URL.search's setter drops a leading "?" of what it is given: leave that quirk to the parser.
+  if (kept.charCodeAt(0) === 63 /* "?" */) return null;
+  const search = kept === "" ? "" : `?${kept}`;
+  // An absolute URL keeps an empty query's "?" (URL.href does), a site-relative one does not.
+  const tail = scheme !== undefined && question !== undefined && query === "" ? "?" : search;
+  return {
+    href: scheme === undefined ? path + search : `${scheme}://${host}${path}${tail}`,
+    host: host ?? null,
+    http: true,
+    path,
+    search,
+  };
+}
+
 /**
  * Scrubs one URL: drops the fragment and any `user:password@`, and reduces the query string to
  * the kept parameters (their original encoding and order preserved). Absolute URLs of any scheme
  * are accepted (referrers such as `android-app://…` are real); a site-relative path ("/a?b")
- * stays relative.
+ * stays relative. Returns the parts of the result too (see {@link ScrubbedUrl}).
  *
  * Returns `null` when the string is not a URL. Such a value is not kept, because what cannot be
  * parsed cannot be scrubbed and might carry the very data scrubbing removes; nor is the event
  * rejected, because the event itself is still real (the caller flags it instead).
+ *
+ * @example
+ * scrubUrlParts("https://shop.example/p?id=7&utm_source=mail#top")
+ * // → { href: "https://shop.example/p?utm_source=mail", host: "shop.example", http: true, path: "/p", search: "?utm_source=mail" }
+ */
+export function scrubUrlParts(raw: string, options: UrlScrubOptions = DEFAULT_URL_SCRUB): ScrubbedUrl | null {
+  const plain = scrubPlainUrl(raw, options);
+  if (plain !== null) return plain;
+  const parsed = parsePageUrl(raw);
+  if (parsed === null) return null;
+  const { url, relative } = parsed;
+  const search = url.search;
+  if (search.length > 1) url.search = keptQuery(search.slice(1), options);
+  url.hash = "";
+  if (url.username !== "" || url.password !== "") {
+    url.username = "";
+    url.password = "";
+  }
+  const protocol = url.protocol;
+  const path = url.pathname;
+  const keptSearch = url.search;
+  return {
+    href: relative ? path + keptSearch : url.href,
+    host: relative ? null : url.hostname,
+    http: protocol === "http:" || protocol === "https:",
+    path,
+    search: keptSearch,
+  };
+}
+
+/**
+ * The stored form of a page URL or referrer: {@link scrubUrlParts}' `href`, or the string unchanged
+ * when scrubbing is off.
  *
  * @example
  * scrubUrl("https://shop.example/p?id=7&utm_source=mail&email=a@b.c#top")
@@ -80,21 +185,5 @@ export function parsePageUrl(raw: string): { url: URL; relative: boolean } | nul
  */
 export function scrubUrl(raw: string, options: UrlScrubOptions = DEFAULT_URL_SCRUB): string | null {
   if (!options.enabled) return raw;
-  const parsed = parsePageUrl(raw);
-  if (parsed === null) return null;
-  const { url, relative } = parsed;
-  const search = url.search;
-  if (search.length > 1) {
-    let kept = "";
-    for (const segment of search.slice(1).split("&")) {
-      if (segment !== "" && keepParam(segment, options)) kept = kept === "" ? segment : `${kept}&${segment}`;
-    }
-    url.search = kept;
-  }
-  url.hash = "";
-  if (url.username !== "" || url.password !== "") {
-    url.username = "";
-    url.password = "";
-  }
-  return relative ? url.pathname + url.search : url.href;
+  return scrubUrlParts(raw, options)?.href ?? null;
 }
