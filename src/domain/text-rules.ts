@@ -13,6 +13,11 @@
 /** A character PostgreSQL or the Redis script cannot store: NUL or a lone surrogate (`u` mode matches unpaired ones only). */
 const UNSTORABLE = /[\u0000\ud800-\udfff]/u;
 const UNSTORABLE_ALL = /[\u0000\ud800-\udfff]/gu;
+/**
+ * NUL or any surrogate, paired or not: without `u` the engine tests a one-byte (Latin-1) string,
+ * most of what arrives, for NUL alone. A string it does not match holds nothing unstorable.
+ */
+const MAYBE_UNSTORABLE = /[\u0000\ud800-\udfff]/;
 
 /**
  * Characters a name (`event_name`, `category`) may not contain: controls (Cc), format characters
@@ -33,6 +38,7 @@ export function codePointLabel(text: string): string {
 
 /** The first unstorable character of `text` as `U+XXXX`, or null when the stores can hold it all. */
 export function unstorableChar(text: string): string | null {
+  if (!MAYBE_UNSTORABLE.test(text)) return null;
   const m = UNSTORABLE.exec(text);
   return m ? codePointLabel(m[0]) : null;
 }
@@ -42,7 +48,7 @@ export function unstorableChar(text: string): string | null {
  * @example cleanText("caf\ud800") // → "caf\ufffd"
  */
 export function cleanText(text: string): string {
-  return UNSTORABLE.test(text) ? text.replace(UNSTORABLE_ALL, REPLACEMENT_CHARACTER) : text;
+  return MAYBE_UNSTORABLE.test(text) && UNSTORABLE.test(text) ? text.replace(UNSTORABLE_ALL, REPLACEMENT_CHARACTER) : text;
 }
 
 /**
