@@ -469,8 +469,8 @@ for (const name of Object.keys(QUIET_WRANGLER)) {
 
 /**
  * Environment that keeps `wrangler dev` (4.86) from running its DevTools inspector proxy, which
- * wedges a headless dev server under subrequest traffic (cloudflare/workers-sdk#14191, fixed after
- * 4.86 by #14243): on start it sends `Network.enable` to the runtime even with no DevTools
+ * wedges a headless dev server under subrequest traffic (cloudflare/workers-sdk#14191, fixed in
+ * 4.100.0 by #14243): on start it sends `Network.enable` to the runtime even with no DevTools
  * attached, so workerd reports every chunk of every subrequest's response body (~70 messages per
  * 1–2 MB drain read or insert answer); the proxy posts each one to the wrangler CLI (a loopback
  * HTTP request, logged to its debug file) and keeps it in a buffer that only an attached DevTools
