@@ -16,6 +16,11 @@
  * hyperdrive`, node-postgres over a local Hyperdrive binding connected to the same PostgreSQL)
  * instead of Neon's HTTP driver through the bridge.
  *
+ * `npm run dev -- --devtools`: with wrangler's DevTools inspector proxy (chrome://inspect on 9229,
+ * or the next free port). Off by default: under sustained subrequest traffic (the minute drain of
+ * a large buffer) wrangler 4.86's proxy wedges the dev server (see WRANGLER_WITHOUT_INSPECTOR_PROXY
+ * in scripts/lib/dev-stack.ts).
+ *
  * Every variable of the Worker's configuration schema (src/config.ts) is taken from the
  * environment or `.dev.vars` (the environment wins), except the three that wire the Worker to the
  * stack's bridges. The stack's own settings: PORT (8787), EMBEDDED_PG_PORT (54329), DATABASE_URL,
@@ -42,6 +47,7 @@ const setting = (name: string): string | undefined => process.env[name] || devVa
 const WORKER_PORT = Number(setting("PORT") ?? DEV_PORT);
 const EMBEDDED_PG_PORT = Number(setting("EMBEDDED_PG_PORT") ?? DEV_EMBEDDED_PG_PORT);
 const HYPERDRIVE = process.argv.slice(2).includes("--hyperdrive");
+const DEVTOOLS = process.argv.slice(2).includes("--devtools");
 
 function log(line: string): void {
   console.log(`[dev] ${line}`);
@@ -92,6 +98,7 @@ async function main(): Promise<void> {
     warn: (line) => console.error(`[dev] ${line}`),
     signal: abort.signal,
     hyperdrive: HYPERDRIVE,
+    devtools: DEVTOOLS,
   });
   void stack.exited.then((code) => {
     if (!shuttingDown) {
@@ -119,6 +126,7 @@ async function main(): Promise<void> {
   const own = Object.keys(chosen.vars).filter((name) => !(name in { WRITE_KEYS: 1, READ_TOKEN: 1, IMPORT_KEYS: 1 }));
   if (own.length > 0) log(`  variables     ${own.map((name) => `${name}=${chosen.vars[name]}`).join(" ")}`);
   log("  cron          npm run cron -- drain | hourly | daily");
+  if (DEVTOOLS) log("  devtools      chrome://inspect → 127.0.0.1:9229 (or the next free port; wrangler's output says which)");
   log("Ctrl-C stops everything.");
 }
 

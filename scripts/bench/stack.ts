@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { startDevStack, type DevStack } from "../lib/dev-stack";
+import { startDevStack, WRANGLER_WITHOUT_INSPECTOR_PROXY, type DevStack } from "../lib/dev-stack";
 import { freePort, waitFor } from "../lib/ports";
 import { parseRedisUrl, RespConnection, type RespReply } from "../lib/resp";
 import { ADMIN_URL, createBenchDatabase } from "./databases";
@@ -75,7 +75,7 @@ export interface WranglerDev {
 
 /**
  * `wrangler dev` in its own process group (killing npx alone leaves workerd running), with the
- * flags `startDevStack` uses (same harness), output to a log file, state in bench/tmp. Resolves once `readyPath` answers.
+ * flags and the inspector setting `startDevStack` uses (same harness), output to a log file, state in bench/tmp. Resolves once `readyPath` answers.
  */
 export async function startWranglerDev(options: {
   label: string;
@@ -84,11 +84,10 @@ export async function startWranglerDev(options: {
   readyPath: string;
 }): Promise<WranglerDev> {
   const port = await freePort();
-  const inspector = await freePort();
   mkdirSync(TMP_DIR, { recursive: true });
   const logFile = resolve(TMP_DIR, `wrangler-${options.label}.log`);
   const out = openSync(logFile, "w");
-  const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspector)];
+  const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1"];
   args.push("--test-scheduled", "--persist-to", resolve(TMP_DIR, `wrangler-state-${options.label}`));
   if (options.config) args.push("--config", options.config);
   for (const [name, value] of Object.entries(options.vars)) args.push("--var", `${name}:${value}`);
@@ -96,7 +95,8 @@ export async function startWranglerDev(options: {
     cwd: ROOT,
     detached: true,
     stdio: ["ignore", out, out],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    // Without the inspector proxy, as the worker's own stack runs: the ceiling is measured alike.
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", ...WRANGLER_WITHOUT_INSPECTOR_PROXY },
   });
   const pid = child.pid!;
   const stop = onCleanup(`wrangler dev ${options.label}`, async () => {

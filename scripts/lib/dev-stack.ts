@@ -87,9 +87,15 @@ export interface DevStackOptions {
   /** Where warnings go. @default console.error with a "[dev-stack] " prefix */
   warn?: (line: string) => void;
   /**
-   * Port of wrangler's inspector (devtools). Omitted: wrangler's own choice (9229, or the next free
-   * one) when `lock` is set, else a free port, so that stacks started side by side (parallel test
-   * files, a benchmark beside `npm run dev`) do not race for 9229.
+   * Keep wrangler's DevTools inspector proxy (chrome://inspect, breakpoints, the Network panel).
+   * Off by default: see WRANGLER_WITHOUT_INSPECTOR_PROXY for why a headless stack must not run it.
+   * @default false
+   */
+  devtools?: boolean;
+  /**
+   * Port of wrangler's inspector (devtools), with `devtools` only. Omitted: wrangler's own choice
+   * (9229, or the next free one) when `lock` is set, else a free port, so that stacks started side
+   * by side (parallel test files, a benchmark beside `npm run dev`) do not race for 9229.
    */
   inspectorPort?: number;
   /** Aborting during start-up stops what was started and rejects. */
@@ -316,9 +322,10 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     let port = 0;
     for (let attempt = 1; ; attempt++) {
       port = fixedPort ?? (await pickPort());
-      const inspectorPort = options.inspectorPort ?? (options.lock ? undefined : await pickPort());
+      const devtools = options.devtools ?? false;
+      const inspectorPort = !devtools ? undefined : (options.inspectorPort ?? (options.lock ? undefined : await pickPort()));
       const hyperdrive = options.hyperdrive ? localHyperdriveUrl(databaseUrl) : undefined;
-      const wrangler = startWrangler(port, inspectorPort, vars, quiet, hyperdrive);
+      const wrangler = startWrangler(port, { devtools, inspectorPort }, vars, quiet, hyperdrive);
       cleanups.push(wrangler.stop);
       try {
         await waitForWorker(`http://127.0.0.1:${port}`, wrangler, options.startTimeoutMs ?? 90_000, checkAborted);
@@ -461,6 +468,26 @@ for (const name of Object.keys(QUIET_WRANGLER)) {
 }
 
 /**
+ * Environment that keeps `wrangler dev` (4.86) from running its DevTools inspector proxy, which
+ * wedges a headless dev server under subrequest traffic (cloudflare/workers-sdk#14191, fixed in
+ * 4.100.0 by #14243): on start it sends `Network.enable` to the runtime even with no DevTools
+ * attached, so workerd reports every chunk of every subrequest's response body (~70 messages per
+ * 1–2 MB drain read or insert answer); the proxy posts each one to the wrangler CLI (a loopback
+ * HTTP request, logged to its debug file) and keeps it in a buffer that only an attached DevTools
+ * empties. After a few hundred such subrequests the CLI's loopback server stops keeping up
+ * (thousands of open connections, its accept queue full), the proxy stops reading the runtime's
+ * inspector socket, and the Worker stops serving: a `/__scheduled` firing never answered, and the
+ * proxy's workerd grew past 1 GB. wrangler's CLI has no flag to turn the proxy off; it leaves it
+ * off (and the runtime's Network domain with it) when VS Code's JavaScript debug terminal variable
+ * is set, which changes nothing else without VS Code's bootloader in NODE_OPTIONS. Worker logs
+ * still reach the terminal (workerd's structured stdout, not the inspector). A value already in
+ * the environment is kept.
+ */
+export const WRANGLER_WITHOUT_INSPECTOR_PROXY: Record<string, string> = {
+  VSCODE_INSPECTOR_OPTIONS: process.env.VSCODE_INSPECTOR_OPTIONS || "{}",
+};
+
+/**
  * The stack's database as wrangler's local Hyperdrive origin. Miniflare insists on a password; a
  * server that trusts loopback connections never asks for it.
  */
@@ -472,7 +499,7 @@ function localHyperdriveUrl(databaseUrl: string): string {
 
 function startWrangler(
   port: number,
-  inspectorPort: number | undefined,
+  { devtools, inspectorPort }: { devtools: boolean; inspectorPort: number | undefined },
   vars: Record<string, string>,
   quiet: boolean,
   hyperdriveUrl?: string,
@@ -493,6 +520,7 @@ function startWrangler(
     env: {
       ...process.env,
       ...QUIET_WRANGLER,
+      ...(devtools ? {} : WRANGLER_WITHOUT_INSPECTOR_PROXY),
       ...colour,
       ...(hyperdriveUrl ? { CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: hyperdriveUrl } : {}),
     },

@@ -1,13 +1,14 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { startDevStack } from "../../scripts/lib/dev-stack";
 import { startEmbeddedTimescale, type EmbeddedTimescale } from "../../scripts/lib/embedded-postgres";
 import { startPrivateRedis } from "../../scripts/lib/redis-server";
 import { parseRedisUrl, RespConnection, type RespReply } from "../../scripts/lib/resp";
 import { ensureProgram, onPath, PSQL } from "../../scripts/lib/system-deps";
-import { adminUrl } from "../support/postgres";
+import { adminUrl, createTestDatabase } from "../support/postgres";
 import { migrateTimescale, openTimescale } from "../support/timescale";
 
 /**
@@ -140,6 +141,50 @@ describe("the dev Redis (npm run dev: append-only file)", () => {
       await redis.stop();
     }
   });
+});
+
+describe("wrangler dev in the stack: DevTools inspector proxy only when asked", () => {
+  // wrangler 4.86's proxy streams one network event per response chunk of every subrequest to the
+  // CLI and keeps them all; under a big drain that wedged the dev server (dev-stack.ts says how).
+  // Its debug log (WRANGLER_LOG_PATH) records each event it receives, so it counts them.
+  const cases = [
+    { devtools: false, events: "no network events" },
+    { devtools: true, events: "network events" },
+  ] as const;
+  for (const t of cases) {
+    test(`devtools ${t.devtools}: the Worker's subrequests send ${t.events} through wrangler`, { timeout: 120_000 }, async () => {
+      const dir = mkdtempSync(join(tmpdir(), "eaw-wrangler-log-"));
+      const logFile = join(dir, "wrangler.log");
+      const db = await createTestDatabase();
+      const before = process.env.WRANGLER_LOG_PATH;
+      process.env.WRANGLER_LOG_PATH = logFile;
+      try {
+        const stack = await startDevStack({ databaseUrl: db.url, quiet: true, devtools: t.devtools, startTimeoutMs: 100_000 });
+        try {
+          // Each /health makes one Redis request and one PostgreSQL statement; the drain a few more.
+          for (let i = 0; i < 5; i++) {
+            const response = await fetch(`${stack.baseUrl}/health`);
+            await response.arrayBuffer();
+            expect(response.status).toBe(200);
+          }
+          await stack.fireCron("* * * * *");
+        } finally {
+          await stack.stop();
+        }
+        const log = existsSync(logFile) ? readFileSync(logFile, "utf8") : "";
+        // The stack's wrangler wrote this log (the devtools case shows that it records the events).
+        expect(log).toContain("Starting local server");
+        const networkEvents = log.match(/method: 'Network\.(requestWillBeSent|dataReceived|loadingFinished)'/g)?.length ?? 0;
+        if (t.devtools) expect(networkEvents).toBeGreaterThan(0);
+        else expect(networkEvents).toBe(0);
+      } finally {
+        if (before === undefined) delete process.env.WRANGLER_LOG_PATH;
+        else process.env.WRANGLER_LOG_PATH = before;
+        await db.drop();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
 
 describe("TEST_TIMESCALE_URL / TEST_TIMESCALE_APACHE_URL", () => {
