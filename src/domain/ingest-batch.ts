@@ -7,7 +7,7 @@ import { newDimensionCaches } from "./dimensions";
 import type { EventRow } from "./event";
 import { v7 as uuidv7 } from "uuid";
 import { deriveEventIds, type EventIdSource } from "./event-id";
-import { EnvelopeMetaSchema, EventSchema, type RejectionCode } from "./event-schema";
+import { acceptedAsIs, EnvelopeMetaSchema, type EventInput, EventSchema, type RejectionCode } from "./event-schema";
 import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES } from "./limits";
 import { type BatchFacts, DEFAULT_NORMALIZE_OPTIONS, FLAGS, type NormalizeOptions, normalizeEvent, parseClientTime } from "./normalize";
 
@@ -214,12 +214,17 @@ export async function prepareBatch(body: unknown, ctx: PrepareBatchContext): Pro
       rejected.push({ index, code: "too_large", message: `event: larger than ${MAX_EVENT_BYTES} bytes of JSON (MAX_EVENT_BYTES)` });
       continue;
     }
-    const parsed = EventSchema.safeParse(raw);
-    if (!parsed.success) {
-      rejected.push({ index, ...rejectionFromZod(parsed.error.issues[0]!) });
-      continue;
+    let event: EventInput;
+    if (acceptedAsIs(raw)) event = raw as EventInput;
+    else {
+      const parsed = EventSchema.safeParse(raw);
+      if (!parsed.success) {
+        rejected.push({ index, ...rejectionFromZod(parsed.error.issues[0]!) });
+        continue;
+      }
+      event = parsed.data;
     }
-    const outcome = normalizeEvent(parsed.data, raw, facts);
+    const outcome = normalizeEvent(event, raw, facts);
     if (!outcome.ok) {
       rejected.push({ index, code: outcome.code, message: outcome.message });
       continue;
