@@ -33,6 +33,10 @@ export function createRedisClient(config: Config): Redis {
     url: config.UPSTASH_REDIS_REST_URL,
     token: config.UPSTASH_REDIS_REST_TOKEN,
     enableTelemetry: false,
+    // Replies as plain JSON strings instead of base64 (the client's default, for values that are
+    // not UTF-8): everything this worker stores is text it wrote itself, and decoding the base64
+    // of every reply cost ~2.5 % of an ingest request's CPU and part of each 1–2 MB drain read.
+    responseEncoding: false,
     retry: { retries: 1, backoff: () => 50 },
     signal: () => AbortSignal.timeout(config.REDIS_TIMEOUT_MS),
   });
