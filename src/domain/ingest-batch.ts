@@ -187,7 +187,6 @@ export async function prepareBatch(body: unknown, ctx: PrepareBatchContext): Pro
     country: ctx.country ?? null,
     dimensionCaches: newDimensionCaches(),
     options,
-    botCache: new Map(),
     urlCache: new Map(),
     nameCache: new Map(),
   };

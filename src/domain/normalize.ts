@@ -72,8 +72,6 @@ export interface BatchFacts {
   /** The request's User-Agent header, used when device_info carries none. */
   requestUserAgent: string | null;
   options: NormalizeOptions;
-  /** isbot results per user agent within this batch (events of a batch share one UA). */
-  botCache: Map<string, boolean>;
   /** The client's country (`request.cf.country`), or null (absent outside Cloudflare). */
   country: string | null;
   /** Parsed User-Agents and URLs within this batch, for the dimensions. */
@@ -462,14 +460,7 @@ export function normalizeEvent(event: EventInput, raw: Record<string, unknown>, 
   if (referrerIssue !== null) return reject("invalid_field", referrerIssue);
 
   const ua = userAgentOf(deviceInfo) ?? facts.requestUserAgent;
-  if (ua !== null) {
-    let bot = facts.botCache.get(ua);
-    if (bot === undefined) {
-      bot = isBotMemo(ua);
-      facts.botCache.set(ua, bot);
-    }
-    if (bot) flags.push(FLAGS.bot);
-  }
+  if (ua !== null && isBotMemo(ua)) flags.push(FLAGS.bot);
 
   const userId = emptyToNull(user.value);
   const sessionId = emptyToNull(session.value);

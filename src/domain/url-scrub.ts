@@ -50,17 +50,11 @@ function keepParam(segment: string, options: UrlScrubOptions): boolean {
   return false;
 }
 
-/** A URL as {@link parsePageUrl} parsed it. `relative`: a site-relative path, `url` carrying a placeholder origin. */
-export interface ParsedPageUrl {
-  url: URL;
-  relative: boolean;
-}
-
 /**
  * Parses an absolute URL of any scheme, or a site-relative path ("/a?b", `relative: true`, with a
  * placeholder origin that callers must not show); null when it is neither.
  */
-export function parsePageUrl(raw: string): ParsedPageUrl | null {
+function parsePageUrl(raw: string): { url: URL; relative: boolean } | null {
   const relative = raw.charCodeAt(0) === 47 /* "/" */ && raw.charCodeAt(1) !== 47;
   try {
     return { url: relative ? new URL(raw, RELATIVE_BASE) : new URL(raw), relative };
