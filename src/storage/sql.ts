@@ -109,6 +109,9 @@ export const EVENT_ROW_COLUMNS = EVENT_COLUMN_NAMES.join(", ");
 /** INSERT_EVENTS' parameters with their types, in order: `$1::uuid[]`, `$2::timestamptz[]`, …. */
 export const EVENT_ARRAY_PARAMS: readonly string[] = EVENT_COLUMNS.map((c, i) => `$${i + 1}::${c.param ?? c.type}[]`);
 
+/** Column `c` of the unnested arrays `r`, as its column's type (a `param` array is sent as text). */
+const arrayValue = (c: EventColumn): string => (c.param ? `r.${c.name}::${c.type}` : `r.${c.name}`);
+
 /** What is stored for column `c` whose value is the SQL expression `value`: its `otherwise` when null. */
 const storedValue = (c: EventColumn, value: string): string => (c.otherwise ? `coalesce(${value}, ${c.otherwise})` : value);
 
@@ -130,7 +133,7 @@ const EVENT_ARRAYS = `unnest(${EVENT_ARRAY_PARAMS.join(", ")})
  * of `insertEventsValues(rows)`, in batch order (`r.ordinality`). Also used by the benchmark's bare
  * insert, so that its comparison differs from INSERT_EVENTS only in what the project adds.
  */
-export const EVENT_ROWS_UNNEST = `${EVENT_COLUMNS.map((c) => (c.param ? `r.${c.name}::${c.type} AS ${c.name}` : `r.${c.name}`)).join(", ")}
+export const EVENT_ROWS_UNNEST = `${EVENT_COLUMNS.map((c) => (c.param ? `${arrayValue(c)} AS ${c.name}` : arrayValue(c))).join(", ")}
   FROM ${EVENT_ARRAYS}`;
 
 /** `$n`: the parameter of `INSERT_EVENTS` that carries the named column. */
@@ -171,7 +174,7 @@ export const INSERT_EVENTS = `WITH firsts AS (
   RETURNING event_id
 ), inserted AS (
   INSERT INTO analytics_events_ts (${EVENT_ROW_COLUMNS})
-  SELECT ${EVENT_COLUMNS.map((c) => storedValue(c, c.param ? `r.${c.name}::${c.type}` : `r.${c.name}`)).join(", ")}
+  SELECT ${EVENT_COLUMNS.map((c) => storedValue(c, arrayValue(c))).join(", ")}
   FROM ${EVENT_ARRAYS}
   WHERE r.ordinality IN (SELECT f.ordinality FROM firsts f JOIN fresh USING (event_id))
   RETURNING time
@@ -582,4 +585,3 @@ FROM analytics_meta m WHERE m.key = 'tier'`,
 }
 
 // The read API's statements live with their endpoints, in src/read/.
-
