@@ -56,6 +56,12 @@ describe("deriveDimensions", () => {
       input: { referrer: "android-app://com.google.android.gm/" },
       expected: { referrer_host: "com.google.android.gm" },
     },
+    {
+      // As URLSearchParams reads "??a=1": a parameter named "?a", so no campaign from the first one.
+      name: "a query that starts with a second \"?\" names its first parameter with it",
+      input: { pageUrl: "https://shop.example/p??utm_source=x&utm_medium=m" },
+      expected: { utm_source: null, utm_medium: "m" },
+    },
     { name: "country upper-cased", input: { country: "de" }, expected: { country: "DE" } },
     { name: "Cloudflare's Tor code is kept", input: { country: "T1" }, expected: { country: "T1" } },
     { name: "a country that is not a code is dropped", input: { country: "Germany" }, expected: { country: null } },

@@ -37,6 +37,9 @@ describe("urlScrubFromList", () => {
   for (const t of cases) it(t.name, () => expect(urlScrubFromList(t.enabled, t.keep)).toEqual(t.expected));
 });
 
+/** Scrubbing that keeps every parameter (what the dimensions read a stored URL with). */
+const ALLOW_ALL: UrlScrubOptions = { enabled: true, keepParamPrefixes: [""], keepParams: [] };
+
 /**
  * The WHATWG URL parser's answer, written with the URL API alone: what scrubUrlParts must give for
  * every input, including those its parser-free path for plain URLs handles.
@@ -50,7 +53,7 @@ function parserReference(raw: string, options: UrlScrubOptions) {
     return null;
   }
   if (url.search.length > 1) {
-    url.search = url.search
+    const kept = url.search
       .slice(1)
       .split("&")
       .filter((segment) => {
@@ -58,6 +61,7 @@ function parserReference(raw: string, options: UrlScrubOptions) {
         return segment !== "" && (options.keepParams.includes(name) || options.keepParamPrefixes.some((p) => name.startsWith(p)));
       })
       .join("&");
+    url.search = kept === "" ? "" : `?${kept}`;
   }
   url.hash = "";
   url.username = "";
@@ -107,6 +111,8 @@ describe("scrubUrlParts gives what the URL parser gives", () => {
     "https://a..b.example/p",
     "http://shop.example/%zz?utm_source=%zz",
     "https://shop.example/p?a=1?b=2&utm_medium=x",
+    "https://shop.example/p??utm_source=x&ref=1",
+    "/p??ref=1",
     " https://shop.example/p",
     "https://shop.example/p ",
     "ftp://files.example/x?y=1",
@@ -118,8 +124,14 @@ describe("scrubUrlParts gives what the URL parser gives", () => {
   for (const raw of cases) {
     it(JSON.stringify(raw), () => {
       expect(scrubUrlParts(raw)).toEqual(parserReference(raw, DEFAULT_URL_SCRUB));
+      expect(scrubUrlParts(raw, ALLOW_ALL)).toEqual(parserReference(raw, ALLOW_ALL));
     });
   }
+
+  it("keeps a query's second leading \"?\" when everything is kept", () => {
+    expect(scrubUrlParts("https://shop.example/p??utm_source=x", ALLOW_ALL)?.href).toBe("https://shop.example/p??utm_source=x");
+    expect(scrubUrlParts("/p??x=1#f", ALLOW_ALL)?.href).toBe("/p??x=1");
+  });
 
   it("for 10,000 generated URLs, with the default and an allow-everything option", () => {
     const rand = prng(11);
@@ -129,14 +141,13 @@ describe("scrubUrlParts gives what the URL parser gives", () => {
     // Half the strings from pieces a plain URL may hold, so that the parser-free path is taken often.
     const PLAIN_PIECES = ["a", "Z", "0", "-", ".", "_", "~", "%", "%41", "/", "/", "?", "&", "&", "=", "#", "@", ":", "utm_source=", "utm_medium=v", "ref=1", "x=1", "+", "!", "*", "(", ";", ",", "$", "'"];
     const PREFIXES = ["https://", "http://", "/", "//", "ftp://", "HTTPS://", "android-app://", ""];
-    const allowAll: UrlScrubOptions = { enabled: true, keepParamPrefixes: [""], keepParams: [] };
     for (let i = 0; i < 10_000; i++) {
       const prefix = pick(PREFIXES);
       let raw = prefix + (prefix.endsWith("//") ? pick(HOSTS) : "");
       const pieces = rand() < 0.5 ? PLAIN_PIECES : PIECES;
       const n = Math.floor(rand() * 10);
       for (let k = 0; k < n; k++) raw += pick(pieces);
-      for (const options of [DEFAULT_URL_SCRUB, allowAll]) {
+      for (const options of [DEFAULT_URL_SCRUB, ALLOW_ALL]) {
         expect({ raw, parts: scrubUrlParts(raw, options) }).toEqual({ raw, parts: parserReference(raw, options) });
       }
     }

@@ -115,8 +115,6 @@ function scrubPlainUrl(raw: string, options: UrlScrubOptions): ScrubbedUrl | nul
   }
   const path = rawPath ?? "/";
   const kept = query ? keptQuery(query, options) : "";
-  // URL.search's setter drops a leading "?" of what it is given: leave that quirk to the parser.
-  if (kept.charCodeAt(0) === 63 /* "?" */) return null;
   const search = kept === "" ? "" : `?${kept}`;
   // An absolute URL keeps an empty query's "?" (URL.href does), a site-relative one does not.
   const tail = scheme !== undefined && question !== undefined && query === "" ? "?" : search;
@@ -150,7 +148,12 @@ export function scrubUrlParts(raw: string, options: UrlScrubOptions = DEFAULT_UR
   if (parsed === null) return null;
   const { url, relative } = parsed;
   const search = url.search;
-  if (search.length > 1) url.search = keptQuery(search.slice(1), options);
+  if (search.length > 1) {
+    // With its "?": the setter drops one leading "?", and a kept query may itself start with one
+    // ("??utm_source=x" keeps "?utm_source=x", a parameter named "?utm_source").
+    const kept = keptQuery(search.slice(1), options);
+    url.search = kept === "" ? "" : `?${kept}`;
+  }
   url.hash = "";
   if (url.username !== "" || url.password !== "") {
     url.username = "";
