@@ -14,7 +14,7 @@ import { ingest } from "./routes/ingest";
 import { importRoute } from "./routes/import";
 import { tracker } from "./routes/tracker";
 import { dashboard } from "./routes/dashboard";
-import { observeReads } from "./routes/store-errors";
+import { observeReads, readStoreFailure } from "./routes/store-errors";
 import type { Services } from "./services";
 
 /** Hono environment shared by every route: Worker bindings plus per-request variables. */
@@ -22,6 +22,11 @@ export type AppEnv = {
   Bindings: Env;
   Variables: RequestIdVariables & { services: Services };
 };
+
+/** A read API request: the GET routes under /api/v1/analytics (the ingest route is a POST there). */
+function isRead(method: string, path: string): boolean {
+  return method === "GET" && path.startsWith(`${ANALYTICS_BASE_PATH}/`);
+}
 
 /** Builds the services for a request's `env`; tests pass fakes. */
 export type ServicesFactory = (env: Env) => Services;
@@ -68,6 +73,8 @@ export function createApp(servicesFor: ServicesFactory) {
         503,
       );
     }
+    const unreachable = isRead(c.req.method, c.req.path) ? readStoreFailure(c, error) : null;
+    if (unreachable !== null) return unreachable;
     if (error instanceof HTTPException) {
       return c.json({ error: { code: "http_error", message: error.message, retryable: false } }, error.status);
     }

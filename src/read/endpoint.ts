@@ -49,8 +49,8 @@ export interface EndpointSpec<Q extends z.ZodObject, R extends z.ZodType> {
   errors?: typeof READ_ERRORS;
   /**
    * The one store `handle` asks, when it says so: an unreachable one becomes 503
-   * storage_unavailable naming it (src/read/index.ts). Without it, the read API's middleware
-   * (`observeReads`) guesses the store from the error.
+   * storage_unavailable naming it (src/read/index.ts). Without it, the app's error boundary
+   * guesses the store from the error (`readStoreFailure`).
    */
   store?: "redis" | "postgres";
 }

@@ -9,7 +9,7 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../app";
-import { storageUnavailable, unreachableStore } from "../routes/store-errors";
+import { readUnavailable, unreachableStore } from "../routes/store-errors";
 import { readAuth } from "./auth";
 import { setCache } from "./cache";
 import type { ReadEndpoint } from "./endpoint";
@@ -56,18 +56,18 @@ for (const endpoint of ENDPOINTS as readonly ReadEndpoint[]) {
   read.openapi({ ...endpoint.route, middleware: readAuth }, async (c) => {
     // The list erases each endpoint's own query type; the route's schema parsed it all the same.
     const query = c.req.valid("query" as never) as Parameters<ReadEndpoint["handle"]>[0];
-    const answer = await ask(endpoint.store, () => endpoint.handle(query, c.var.services.read, new Date()));
+    const answer = await ask(endpoint.store, c.req.path, () => endpoint.handle(query, c.var.services.read, new Date()));
     setCache(c, answer.cacheControl);
     return c.json(answer.body, 200);
   });
 }
 
 /** Runs a handler; when it names its store, an unreachable one becomes 503 storage_unavailable. */
-async function ask<T>(store: "redis" | "postgres" | undefined, work: () => Promise<T>): Promise<T> {
+async function ask<T>(store: "redis" | "postgres" | undefined, path: string, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
     if (store === undefined || unreachableStore(error) === null) throw error;
-    throw storageUnavailable(store, error);
+    throw readUnavailable(store, path, error);
   }
 }

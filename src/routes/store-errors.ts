@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app";
 import { ApiError } from "../errors";
 import { errorSummary } from "../error-text";
@@ -43,21 +43,30 @@ export function storageUnavailable(store: "redis" | "postgres", cause: unknown):
 }
 
 /**
+ * The app's error boundary asks this first for a read route (GET under /api/v1/analytics): one
+ * whose store did not answer becomes 503 storage_unavailable, logged as a warning; null for
+ * anything else, which stays the boundary's own (a 500 is a bug, and only a bug is logged as
+ * `unhandled`).
+ */
+export function readStoreFailure(c: Context<AppEnv>, error: unknown): Response | null {
+  const store = unreachableStore(error);
+  return store === null ? null : readUnavailable(store, c.req.path, error).getResponse();
+}
+
+/** {@link storageUnavailable} for a read of `path`, logged as the warning `read_store_unreachable`. */
+export function readUnavailable(store: "redis" | "postgres", path: string, cause: unknown): ApiError {
+  logEvent("warn", "read_store_unreachable", { store, path, error: errorSummary(cause) });
+  return storageUnavailable(store, cause);
+}
+
+/**
  * Around every read route (GET under /api/v1/analytics): times each successful answer as
- * `read:<path>` (kept in memory and written with the next insert; see src/metrics), and turns an
- * unreachable store into 503 storage_unavailable instead of a 500.
+ * `read:<path>` (kept in memory and written with the next insert; see src/metrics). A failed one
+ * was already answered by the error boundary (see {@link readStoreFailure}).
  */
 export const observeReads: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (c.req.method !== "GET") return next();
   const started = performance.now();
   await next();
-  if (c.error) {
-    const store = unreachableStore(c.error);
-    if (store) {
-      logEvent("warn", "read_store_unreachable", { store, path: c.req.path, error: errorSummary(c.error) });
-      c.res = storageUnavailable(store, c.error).getResponse();
-    }
-    return;
-  }
-  if (c.res.status === 200) isolateLatency.record(METRICS.read(c.req.path), performance.now() - started);
+  if (c.error === undefined && c.res.status === 200) isolateLatency.record(METRICS.read(c.req.path), performance.now() - started);
 };

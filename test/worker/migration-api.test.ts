@@ -1,5 +1,5 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { createApp } from "../../src/app";
 import { LatencyRecorder, METRICS, isolateLatency } from "../../src/metrics/latency";
 import { measuredSql } from "../../src/metrics/piggyback";
@@ -212,6 +212,13 @@ describe("migration-health read routes", () => {
   });
 
   it("a store that is down answers 503 storage_unavailable naming it, on the new and the existing read routes", async () => {
+    // A store that is down is logged once, as a warning naming it: never as an unhandled error.
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const warnings = vi.spyOn(console, "warn").mockImplementation(() => {});
+    onTestFinished(() => {
+      errors.mockRestore();
+      warnings.mockRestore();
+    });
     await control("redis/stop");
     try {
       for (const path of ["realtime", "realtime/minutes", "migration/buffer"]) {
@@ -234,6 +241,9 @@ describe("migration-health read routes", () => {
     } finally {
       await control("postgres/start");
     }
+    expect(errors.mock.calls.map((call) => String(call[0])).filter((line) => line.includes('"unhandled"'))).toEqual([]);
+    const unreachable = warnings.mock.calls.map((call) => String(call[0])).filter((line) => line.includes('"read_store_unreachable"'));
+    expect(unreachable).toHaveLength(7);
   });
 });
 
