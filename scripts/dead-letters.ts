@@ -8,17 +8,20 @@
  *   npm run dead-letters -- drop ID ... | --all         give up exactly these (or every one listed now)
  *
  * Credentials come from the environment, as the Worker gets them: UPSTASH_REDIS_REST_URL,
- * UPSTASH_REDIS_REST_TOKEN, DATABASE_URL (Neon: the driver derives its HTTP endpoint from the
- * host), optional NEON_FETCH_ENDPOINT and REDIS_KEY_PREFIX (default `ea:`). Without them, the
- * local stack of a running `npm run dev` is used (it writes them to `.dev-stack/dev.json`).
+ * UPSTASH_REDIS_REST_TOKEN, DATABASE_URL, optional NEON_FETCH_ENDPOINT and REDIS_KEY_PREFIX
+ * (default `ea:`), and DB_DRIVER, the Worker's path to PostgreSQL: `neon-http` (the default; the
+ * driver derives its HTTP endpoint from the host) or `hyperdrive`, where DATABASE_URL is the
+ * connection string Hyperdrive was given and the script connects to it directly over TCP (any
+ * PostgreSQL host). Without them, the local stack of a running `npm run dev` is used (it writes
+ * them to `.dev-stack/dev.json`).
  */
-import { neonHttpSql } from "../src/storage/clients";
+import { HyperdriveSql, neonHttpSql, type Sql } from "../src/storage/clients";
 import { Redis } from "@upstash/redis/cloudflare";
 import { DeadLetters, type DeadLetterView } from "../src/storage/dead-letters";
 import { PostgresStore } from "../src/storage/postgres-store";
 import { readDevState } from "./lib/dev-state";
 
-const NAMES = ["UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "DATABASE_URL", "NEON_FETCH_ENDPOINT", "REDIS_KEY_PREFIX"] as const;
+const NAMES = ["UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "DATABASE_URL", "NEON_FETCH_ENDPOINT", "REDIS_KEY_PREFIX", "DB_DRIVER"] as const;
 type Settings = Partial<Record<(typeof NAMES)[number], string>>;
 
 const USAGE = `usage: npm run dead-letters -- list [--limit N] [--json]
@@ -41,6 +44,14 @@ function describe(letter: DeadLetterView): string {
   return `${letter.id}  from buffer entry ${letter.entry}\n  ${letter.error}\n${rows}`;
 }
 
+/** PostgreSQL as the Worker reaches it: Neon's HTTP driver, or node-postgres straight to the database. */
+function sqlClient(values: Settings): Sql | string {
+  const driver = values.DB_DRIVER ?? "neon-http";
+  if (driver === "hyperdrive") return new HyperdriveSql(values.DATABASE_URL!);
+  if (driver === "neon-http") return neonHttpSql(values.DATABASE_URL!, values.NEON_FETCH_ENDPOINT);
+  return `dead-letters: DB_DRIVER must be neon-http or hyperdrive, not ${JSON.stringify(driver)}`;
+}
+
 /** Runs one command; returns the exit code. */
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, out = console.log): Promise<number> {
   const [command, ...rest] = argv;
@@ -54,9 +65,14 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.en
     console.error(`dead-letters: set ${missing.join(", ")} (or run it while \`npm run dev\` runs)`);
     return 2;
   }
+  const sql = sqlClient(values);
+  if (typeof sql === "string") {
+    console.error(sql);
+    return 2;
+  }
   const redis = new Redis({ url: values.UPSTASH_REDIS_REST_URL!, token: values.UPSTASH_REDIS_REST_TOKEN!, enableTelemetry: false });
   const prefix = values.REDIS_KEY_PREFIX ?? "ea:";
-  const admin = new DeadLetters(redis, prefix, new PostgresStore(neonHttpSql(values.DATABASE_URL!, values.NEON_FETCH_ENDPOINT)));
+  const admin = new DeadLetters(redis, prefix, new PostgresStore(sql));
 
   if (command === "list") {
     const limitAt = rest.indexOf("--limit");

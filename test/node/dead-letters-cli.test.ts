@@ -50,11 +50,15 @@ function row(): EventRow {
   return eventRow({ time: at, event_name: "signup", category: "account", user_id: "u1", session_id: "s1", client_time: at });
 }
 
-/** The test run's `postgres`-tier database, over the PostgreSQL protocol (the bridge hides the real host). */
-async function storedCount(eventId: string): Promise<number> {
+/** The test run's `postgres`-tier database over the PostgreSQL protocol (the bridge hides the real host). */
+function directDatabaseUrl(): string {
   const url = new URL(adminUrl());
   url.pathname = new URL(stack.databaseUrl).pathname;
-  const client = new pg.Client(url.toString());
+  return url.toString();
+}
+
+async function storedCount(eventId: string): Promise<number> {
+  const client = new pg.Client(directDatabaseUrl());
   await client.connect();
   try {
     const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM analytics_events_ts WHERE event_id = $1`, [eventId]);
@@ -111,6 +115,23 @@ describe("npm run dead-letters", () => {
     expect(await storedCount(refused.event_id)).toBe(1);
 
     expect((await run("list")).stdout).toContain("0 dead letter(s)");
+  });
+
+  it("with DB_DRIVER=hyperdrive, reaches PostgreSQL directly over TCP (any host), as the Worker's Hyperdrive path does", async () => {
+    const refused = row();
+    const letter = await redis.xadd(keys.deadLetter, "*", { id: "1764140400002-0", b: bufferPayload([refused]), error: "57014: canceling statement", sqlstate: "57014" });
+    // No Neon endpoint: the TCP path must not need one.
+    const tcp = { ...WORKER_ENV, NEON_FETCH_ENDPOINT: undefined, DATABASE_URL: directDatabaseUrl(), DB_DRIVER: "hyperdrive" };
+
+    const replay = await runWith(tcp, "replay", letter);
+    expect(replay.stderr).toBe("");
+    expect(replay).toMatchObject({ code: 0, stdout: expect.stringContaining("replayed 1 dead letter(s): 1 row(s) stored") });
+    expect(await storedCount(refused.event_id)).toBe(1);
+    expect(await deadLetterIds()).toEqual([]);
+
+    const wrong = await runWith({ ...tcp, DB_DRIVER: "tcp" }, "list");
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/DB_DRIVER must be neon-http or hyperdrive, not "tcp"/);
   });
 
   it("without credentials in the environment, finds the stack of a running npm run dev in its state file, and only while it runs", async () => {
