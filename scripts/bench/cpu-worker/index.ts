@@ -4,7 +4,8 @@
  * on the POSTed body, in timed blocks. Typed without the Workers types so the Node typecheck
  * covers it; it uses nothing Node-specific.
  *
- * `POST /?blocks=B&per=N&clock=date|perf` → `{ blockMs: number[], rows, rejected }`.
+ * `POST /?blocks=B&per=N&clock=date|perf` → `{ blockMs: number[], rows, rejected }`; `&spin=0` leaves
+ * out the clock check at the end (a busy loop), for callers that measure the request's CPU time.
  * `&part=dimensions` times only the breakdown dimensions and visitor keys of the batch's rows
  * (already inside prepareBatch and the route; timed alone to show their share).
  */
@@ -65,6 +66,7 @@ export default {
       const t1 = clock();
       blockMs.push(t1 - t0);
     }
+    if (url.searchParams.get("spin") === "0") return Response.json({ blockMs, rows, rejected });
     // A busy loop with no I/O: shows whether the clock advances without I/O (Spectre mitigation).
     const s0 = clock();
     let x = 0;
