@@ -32,7 +32,9 @@ describe("canonicalJson", () => {
       const r = rand();
       if (depth > 3 || r < 0.4) return [null, true, 1.5, -0, 1e21, "s", 'q"\n', ""][Math.floor(rand() * 8)];
       if (r < 0.6) return Array.from({ length: Math.floor(rand() * 4) }, () => gen(depth + 1));
-      const keys = Array.from({ length: Math.floor(rand() * 6) }, () => KEYS[Math.floor(rand() * KEYS.length)]!);
+      // Up to 5 keys mostly; sometimes up to 24 distinct ones (past the insertion sort's 16).
+      const pool = rand() < 0.9 ? KEYS : [...KEYS, ...Array.from({ length: 12 }, (_, k) => `k${String.fromCharCode(97 + k)}`)];
+      const keys = Array.from({ length: Math.floor(rand() * (pool === KEYS ? 6 : 40)) }, () => pool[Math.floor(rand() * pool.length)]!);
       // Through JSON text, as events arrive: `__proto__` becomes an own key.
       return JSON.parse(`{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(gen(depth + 1)) ?? "null"}`).join(",")}}`);
     };
@@ -62,6 +64,15 @@ describe("formatUuidV8", () => {
     { name: "all one bits", fill: 0xff, expected: "ffffffff-ffff-8fff-bfff-ffffffffffff" },
   ];
   for (const t of cases) it(t.name, () => expect(formatUuidV8(new Uint8Array(16).fill(t.fill))).toBe(t.expected));
+
+  it("is the bytes in hex with the version and variant bits set, for 1,000 random byte strings", () => {
+    for (let i = 0; i < 1_000; i++) {
+      const bytes = crypto.getRandomValues(new Uint8Array(16));
+      const hex = Array.from(bytes, (b, k) => (k === 6 ? (b & 0x0f) | 0x80 : k === 8 ? (b & 0x3f) | 0x80 : b).toString(16).padStart(2, "0")).join("");
+      const expected = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+      expect(formatUuidV8(bytes)).toBe(expected);
+    }
+  });
 });
 
 describe("deriveEventId", () => {

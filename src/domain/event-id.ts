@@ -12,7 +12,14 @@ const MAX_UUID = "ffffffff-ffff-ffff-ffff-ffffffffffff";
  * changing it changes every derived id (and so breaks dedupe of resends across a deploy). */
 const CANONICAL_VERSION = "eaw-event-v1";
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+/** The two lower-case hex digits of each byte value, as character codes: byte b at [2b] and [2b + 1]. */
+const HEX_CODES = new Uint16Array(512);
+for (let b = 0; b < 256; b++) {
+  const hex = b.toString(16).padStart(2, "0");
+  HEX_CODES[2 * b] = hex.charCodeAt(0);
+  HEX_CODES[2 * b + 1] = hex.charCodeAt(1);
+}
+const DASH = 0x2d;
 const ENCODER = new TextEncoder();
 
 /**
@@ -80,13 +87,34 @@ function keyOrder(value: unknown): KeyOrder {
   return worst;
 }
 
+/**
+ * The keys of `record` in code-unit order, as `Object.keys(record).sort()` gives them. A few keys
+ * (the usual properties object) are sorted in place by insertion: in workerd that is twice as fast
+ * as Array.prototype.sort on 5 keys and allocates nothing, where sort's work arrays were the
+ * largest single allocation of a derived-id batch (~45 KB of ~280 KB, sampling heap profile).
+ */
+function sortedKeys(record: Record<string, unknown>): string[] {
+  const keys = Object.keys(record);
+  if (keys.length > 16) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > key) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = key;
+  }
+  return keys;
+}
+
 /** `value` with every object's keys inserted in code-unit order (only for KeyOrder.Unsorted values). */
 function sortedCopy(value: unknown): unknown {
   if (value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) return value.map(sortedCopy);
   const record = value as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(record).sort()) out[key] = sortedCopy(record[key]);
+  for (const key of sortedKeys(record)) out[key] = sortedCopy(record[key]);
   return out;
 }
 
@@ -135,10 +163,17 @@ export function canonicalJson(value: unknown): string {
  * The remaining 122 bits come from the hash, so collisions are as unlikely as for UUIDv4.
  */
 export function formatUuidV8(bytes: Uint8Array): string {
-  const b = (i: number) => HEX[i === 6 ? (bytes[6]! & 0x0f) | 0x80 : i === 8 ? (bytes[8]! & 0x3f) | 0x80 : bytes[i]!]!;
-  return (
-    b(0) + b(1) + b(2) + b(3) + "-" + b(4) + b(5) + "-" + b(6) + b(7) + "-" + b(8) + b(9) + "-" +
-    b(10) + b(11) + b(12) + b(13) + b(14) + b(15)
+  // One String.fromCharCode of the 36 character codes: concatenating 2-character pieces made a
+  // chain of ~15 intermediate strings per id (~430 B of garbage), and was ~10 % slower in workerd.
+  const byte = (i: number) => (i === 6 ? (bytes[6]! & 0x0f) | 0x80 : i === 8 ? (bytes[8]! & 0x3f) | 0x80 : bytes[i]!);
+  const hi = (i: number) => HEX_CODES[2 * byte(i)]!;
+  const lo = (i: number) => HEX_CODES[2 * byte(i) + 1]!;
+  return String.fromCharCode(
+    hi(0), lo(0), hi(1), lo(1), hi(2), lo(2), hi(3), lo(3), DASH,
+    hi(4), lo(4), hi(5), lo(5), DASH,
+    hi(6), lo(6), hi(7), lo(7), DASH,
+    hi(8), lo(8), hi(9), lo(9), DASH,
+    hi(10), lo(10), hi(11), lo(11), hi(12), lo(12), hi(13), lo(13), hi(14), lo(14), hi(15), lo(15),
   );
 }
 
