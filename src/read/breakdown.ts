@@ -95,6 +95,11 @@ const NEWEST_ROLLED_UP_DAY = `analytics_daily_dimensions WHERE dimension = 'page
  *   event_name = '' for all), the open day, days the cron has not rolled up yet (the raw horizon,
  *   see src/read/sql.ts) from raw rows; dirty days keep the rollup's value and make it not `clean`.
  * - A property (`properties ->> key`, JSON text of the value): raw rows only; the caller caps the range.
+ * The raw part groups and counts distinct values under COLLATE "C": equality is the same for
+ * every deterministic collation, so the answer is too, but a database collation such as
+ * C.UTF-8 or en_US.UTF-8 compares through strcoll and without abbreviated sort keys; measured on
+ * PostgreSQL 15 (C.UTF-8), 333,000 events today: pages with today 630 → 513 ms, countries
+ * 587 → 425 ms, `property:plan` over 7 days 1,858 → 1,374 ms.
  * The rollup's days are bounded by $1/$2 themselves as well as by `b`: the planner sees the values
  * of parameters but not of a CTE's columns, and without them it chose the `bucket` index and
  * filtered every dimension's rows (1 s at 10M events) instead of the key's range (index-only, 50 ms).
@@ -123,10 +128,11 @@ export function breakdown(by: BreakdownBy, from: Date, to: Date, eventName: stri
   const rawFrom = typeof by === "string" ? "greatest(b.from_ts, b.raw_from)" : "b.from_ts";
   return {
     text: `WITH ${bounds(w, NEWEST_ROLLED_UP_DAY)}, ${dirty("day")}, days AS (
-  ${rollup}SELECT ${value} AS value, count(*) AS events, count(DISTINCT e.visitor_id) AS visitors, count(DISTINCT e.user_id) AS users
+  ${rollup}SELECT ${value} COLLATE "C" AS value, count(*) AS events, count(DISTINCT e.visitor_id COLLATE "C") AS visitors,
+    count(DISTINCT e.user_id COLLATE "C") AS users
   FROM analytics_events_ts e, b
   WHERE ($3::text IS NULL OR e.event_name = $3::text) AND e.time >= ${rawFrom} AND e.time < b.to_ts
-  GROUP BY date_bin(${w}, e.time, ${BUCKET_ORIGIN}), ${value}
+  GROUP BY date_bin(${w}, e.time, ${BUCKET_ORIGIN}), ${value} COLLATE "C"
 ), top AS (
   SELECT value, sum(events)::bigint AS events, sum(visitors)::bigint AS visitors, sum(users)::bigint AS users
   FROM days GROUP BY value
