@@ -5,7 +5,7 @@
  * per batch (the caller passes the caches).
  */
 import Bowser from "bowser";
-import { boundedMemo } from "./memo";
+import { boundedMemo, cachedIn } from "./memo";
 import { type ScrubbedUrl, scrubUrlParts, type UrlScrubOptions } from "./url-scrub";
 
 /** The dimension columns of a raw row (`analytics_events_ts`); null where the event does not tell. */
@@ -152,15 +152,6 @@ function parseUrl(raw: string): UrlParts {
 /** User-Agents parsed by earlier batches of this isolate (bowser's parse is the dearest step of a batch). */
 const parseAgentMemo = boundedMemo(parseAgent, AGENT_MEMO_SIZE);
 
-function cached<T>(cache: Map<string, T>, key: string, compute: (key: string) => T): T {
-  let value = cache.get(key);
-  if (value === undefined) {
-    value = compute(key);
-    cache.set(key, value);
-  }
-  return value;
-}
-
 /**
  * The dimensions of one event. `pageUrl` and `referrer` are the scrubbed values that are stored
  * (what scrubbing removed is not recovered here: campaign parameters survive only if the operator
@@ -176,9 +167,9 @@ export function deriveDimensions(
   input: { pageUrl: string | null; referrer: string | null; userAgent: string | null; country: string | null },
   caches: DimensionCaches,
 ): EventDimensions {
-  const page = input.pageUrl === null ? NO_URL : cached(caches.urls, input.pageUrl, parseUrl);
-  const from = input.referrer === null ? NO_URL : cached(caches.urls, input.referrer, parseUrl);
-  const agent = input.userAgent === null ? NO_AGENT : cached(caches.agents, input.userAgent, parseAgentMemo);
+  const page = input.pageUrl === null ? NO_URL : cachedIn(caches.urls, input.pageUrl, parseUrl);
+  const from = input.referrer === null ? NO_URL : cachedIn(caches.urls, input.referrer, parseUrl);
+  const agent = input.userAgent === null ? NO_AGENT : cachedIn(caches.agents, input.userAgent, parseAgentMemo);
   const country = input.country?.toUpperCase() ?? null;
   return {
     country: country !== null && COUNTRY.test(country) ? country : null,

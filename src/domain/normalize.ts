@@ -5,7 +5,7 @@
  */
 import { isbot } from "isbot";
 import { AGENT_MEMO_SIZE, deriveDimensions, type DimensionCaches, urlParts } from "./dimensions";
-import { boundedMemo } from "./memo";
+import { boundedMemo, cachedIn } from "./memo";
 import type { EventRow } from "./event";
 import type { EventIdSource } from "./event-id";
 import { normalizeClientEventId } from "./event-id";
@@ -333,28 +333,15 @@ function resolveAlias<T>(snake: T | null | undefined, camel: T | null | undefine
  * one parse also gives the dimensions their parts of the stored URL (seeded into their cache).
  */
 function scrubCached(raw: string, facts: BatchFacts): string | null {
-  let out = facts.urlCache.get(raw);
-  if (out === undefined) {
-    const options = facts.options.urlScrub;
-    if (!options.enabled) out = raw;
-    else {
-      const scrubbed = scrubUrlParts(raw, options);
-      out = scrubbed === null ? null : scrubbed.href;
-      if (scrubbed !== null) facts.dimensionCaches.urls.set(scrubbed.href, urlParts(scrubbed));
-    }
-    facts.urlCache.set(raw, out);
-  }
-  return out;
-}
-
-/** {@link nameProblem} once per distinct name of the batch (a batch repeats a few names). */
-function nameProblemCached(name: string, facts: BatchFacts): string | null {
-  let problem = facts.nameCache.get(name);
-  if (problem === undefined) {
-    problem = nameProblem(name);
-    facts.nameCache.set(name, problem);
-  }
-  return problem;
+  const options = facts.options.urlScrub;
+  // Scrubbing off: stored as sent (scrubUrl's rule), and the dimensions parse it themselves.
+  if (!options.enabled) return raw;
+  return cachedIn(facts.urlCache, raw, (url) => {
+    const scrubbed = scrubUrlParts(url, options);
+    if (scrubbed === null) return null;
+    facts.dimensionCaches.urls.set(scrubbed.href, urlParts(scrubbed));
+    return scrubbed.href;
+  });
 }
 
 const emptyToNull = (s: string | null): string | null => (s === "" ? null : s);
@@ -375,9 +362,9 @@ export function normalizeEvent(event: EventInput, raw: Record<string, unknown>, 
   if (!name.ok) return reject("invalid_field", name.message);
   if (name.value === null) return reject("invalid_field", "event_name: required");
   if (event.category == null) return reject("invalid_field", "category: required");
-  const nameIssue = nameProblemCached(name.value, facts);
+  const nameIssue = cachedIn(facts.nameCache, name.value, nameProblem);
   if (nameIssue !== null) return reject("invalid_field", `event_name: ${nameIssue}`);
-  const categoryIssue = nameProblemCached(event.category, facts);
+  const categoryIssue = cachedIn(facts.nameCache, event.category, nameProblem);
   if (categoryIssue !== null) return reject("invalid_field", `category: ${categoryIssue}`);
   const user = resolveAlias(event.user_id, event.userId, "user_id", "userId");
   if (!user.ok) return reject("invalid_field", user.message);
