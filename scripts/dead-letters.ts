@@ -15,6 +15,7 @@
  * PostgreSQL host). Without them, the local stack of a running `npm run dev` is used (it writes
  * them to `.dev-stack/dev.json`).
  */
+import { DB_DRIVERS } from "../src/config";
 import { HyperdriveSql, neonHttpSql, type Sql } from "../src/storage/clients";
 import { Redis } from "@upstash/redis/cloudflare";
 import { DeadLetters, type DeadLetterView } from "../src/storage/dead-letters";
@@ -47,9 +48,8 @@ function describe(letter: DeadLetterView): string {
 /** PostgreSQL as the Worker reaches it: Neon's HTTP driver, or node-postgres straight to the database. */
 function sqlClient(values: Settings): Sql | string {
   const driver = values.DB_DRIVER ?? "neon-http";
-  if (driver === "hyperdrive") return new HyperdriveSql(values.DATABASE_URL!);
-  if (driver === "neon-http") return neonHttpSql(values.DATABASE_URL!, values.NEON_FETCH_ENDPOINT);
-  return `dead-letters: DB_DRIVER must be neon-http or hyperdrive, not ${JSON.stringify(driver)}`;
+  if (!(DB_DRIVERS as readonly string[]).includes(driver)) return `dead-letters: DB_DRIVER must be ${DB_DRIVERS.join(" or ")}, not ${JSON.stringify(driver)}`;
+  return driver === "hyperdrive" ? new HyperdriveSql(values.DATABASE_URL!) : neonHttpSql(values.DATABASE_URL!, values.NEON_FETCH_ENDPOINT);
 }
 
 /** Runs one command; returns the exit code. */

@@ -73,7 +73,7 @@ export function createApp(servicesFor: ServicesFactory) {
         503,
       );
     }
-    const unreachable = isRead(c.req.method, c.req.path) ? readStoreFailure(c, error) : null;
+    const unreachable = isRead(c.req.method, c.req.path) ? readStoreFailure(c.req.path, error) : null;
     if (unreachable !== null) return unreachable;
     if (error instanceof HTTPException) {
       return c.json({ error: { code: "http_error", message: error.message, retryable: false } }, error.status);

@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app";
 import { ApiError } from "../errors";
 import { errorSummary } from "../error-text";
@@ -48,9 +48,9 @@ export function storageUnavailable(store: "redis" | "postgres", cause: unknown):
  * anything else, which stays the boundary's own (a 500 is a bug, and only a bug is logged as
  * `unhandled`).
  */
-export function readStoreFailure(c: Context<AppEnv>, error: unknown): Response | null {
+export function readStoreFailure(path: string, error: unknown): Response | null {
   const store = unreachableStore(error);
-  return store === null ? null : readUnavailable(store, c.req.path, error).getResponse();
+  return store === null ? null : readUnavailable(store, path, error).getResponse();
 }
 
 /** {@link storageUnavailable} for a read of `path`, logged as the warning `read_store_unreachable`. */
