@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { startDevStack, WRANGLER_WITHOUT_INSPECTOR_PROXY, type DevStack } from "../lib/dev-stack";
+import { startDevStack, WRANGLER_WITHOUT_INSPECTOR_PROXY, wranglerDevArgs, type DevStack } from "../lib/dev-stack";
 import { freePort, waitFor } from "../lib/ports";
 import { parseRedisUrl, RespConnection, type RespReply } from "../lib/resp";
 import { ADMIN_URL, createBenchDatabase } from "./databases";
@@ -87,10 +87,9 @@ export async function startWranglerDev(options: {
   mkdirSync(TMP_DIR, { recursive: true });
   const logFile = resolve(TMP_DIR, `wrangler-${options.label}.log`);
   const out = openSync(logFile, "w");
-  const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1"];
-  args.push("--test-scheduled", "--persist-to", resolve(TMP_DIR, `wrangler-state-${options.label}`));
+  const args = wranglerDevArgs(port, options.vars);
+  args.push("--persist-to", resolve(TMP_DIR, `wrangler-state-${options.label}`));
   if (options.config) args.push("--config", options.config);
-  for (const [name, value] of Object.entries(options.vars)) args.push("--var", `${name}:${value}`);
   const child = spawn("npx", args, {
     cwd: ROOT,
     detached: true,

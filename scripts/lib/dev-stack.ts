@@ -497,6 +497,17 @@ function localHyperdriveUrl(databaseUrl: string): string {
   return url.toString();
 }
 
+/**
+ * The arguments of `npx wrangler dev` on 127.0.0.1:`port` with cron firing over HTTP and `vars`
+ * as `--var`s; an empty value leaves the variable unset (e.g. READ_TOKEN: "" for a deployment
+ * without one). The stack and the benchmark's own wrangler processes start alike.
+ */
+export function wranglerDevArgs(port: number, vars: Record<string, string>): string[] {
+  const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--test-scheduled"];
+  for (const [name, value] of Object.entries(vars)) if (value !== "") args.push("--var", `${name}:${value}`);
+  return args;
+}
+
 function startWrangler(
   port: number,
   { devtools, inspectorPort }: { devtools: boolean; inspectorPort: number | undefined },
@@ -504,11 +515,9 @@ function startWrangler(
   quiet: boolean,
   hyperdriveUrl?: string,
 ): WranglerProcess {
-  const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--test-scheduled"];
+  const args = wranglerDevArgs(port, vars);
   if (hyperdriveUrl) args.push("--env", "hyperdrive");
   if (inspectorPort !== undefined) args.push("--inspector-port", String(inspectorPort));
-  // An empty value leaves the variable unset (e.g. READ_TOKEN: "" for a deployment without one).
-  for (const [name, value] of Object.entries(vars)) if (value !== "") args.push("--var", `${name}:${value}`);
   // Its own process group: killing npx alone leaves workerd running, so we kill the group.
   // Piped (its last lines explain a failed start), and passed through unless quiet, in colour
   // when this process writes to a terminal.
