@@ -22,13 +22,9 @@ export function cachedIn<T>(cache: Map<string, T>, key: string, compute: (key: s
  */
 export function boundedMemo<T>(fn: (key: string) => T, max: number): (key: string) => T {
   const memo = new Map<string, T>();
-  return (key) => {
-    let value = memo.get(key);
-    if (value === undefined) {
-      value = fn(key);
+  return (key) =>
+    cachedIn(memo, key, (k) => {
       if (memo.size >= max) memo.clear();
-      memo.set(key, value);
-    }
-    return value;
-  };
+      return fn(k);
+    });
 }
