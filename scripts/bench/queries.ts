@@ -16,6 +16,7 @@ import { breakdown } from "../../src/read/breakdown";
 import { popularAssetTypesWithOpenDay } from "../../src/read/popular-asset-types";
 import { series } from "../../src/read/series";
 import { summary } from "../../src/read/summary";
+import type { SqlStatement } from "../../src/storage/sql";
 import { createMigratedDatabase, ensurePartitionsBack } from "./databases";
 import { ASSET_TYPES, categoryOf, EVENT_NAMES } from "./fixtures";
 import type { Figure, PartResult, Size } from "./report";
@@ -134,9 +135,8 @@ export async function runQueries(size: Size): Promise<Omit<PartResult, "seconds"
     const from7d = new Date(dayEnd - 7 * DAY);
     const to7d = new Date(dayEnd);
     const seriesFrom = new Date(end - 8 * DAY); // 7 days hourly + a 24-hour lead-in for the moving average
-    type Statement = { text: string; values: readonly unknown[] };
     /** The read API's statement and the same answer from raw rows; `note` says how its data was prepared. */
-    type Statements = { rollup: Statement; raw: Statement; note?: string };
+    type Statements = { rollup: SqlStatement; raw: SqlStatement; note?: string };
     /** A case's statements, or how to prepare its data and then build them. */
     type Case = { name: string } & (Statements | { prepare: () => Promise<Statements> });
     const cases: Case[] = [
@@ -195,8 +195,10 @@ ORDER BY g.bucket`,
         prepare: async () => {
           const today = (
             await client.query<{ ms: string; n: string }>(
-              `SELECT extract(epoch FROM date_bin('1 day', now(), ${ORIGIN}))::bigint * 1000 AS ms,
-  (SELECT count(*) FROM analytics_events_ts WHERE time >= date_bin('1 day', now(), ${ORIGIN}) AND time < date_bin('1 day', now(), ${ORIGIN}) + INTERVAL '1 day') AS n`,
+              `WITH d AS (SELECT date_bin('1 day', now(), ${ORIGIN}) AS day)
+SELECT extract(epoch FROM d.day)::bigint * 1000 AS ms,
+  (SELECT count(*) FROM analytics_events_ts WHERE time >= d.day AND time < d.day + INTERVAL '1 day') AS n
+FROM d`,
             )
           ).rows[0]!;
           const had = Number(today.n);
@@ -213,10 +215,9 @@ ORDER BY g.bucket`,
     const figures: Figure[] = [];
     const raw: Record<string, unknown> = { total: perDay * 30, genSeconds, rollSeconds, hourlyRows };
     for (const c of cases) {
-      const statements = "prepare" in c ? await c.prepare() : c;
-      const prepared = statements.note;
-      const r = await timeQuery(client, statements.rollup.text, statements.rollup.values, warmRuns);
-      const w = await timeQuery(client, statements.raw.text, statements.raw.values, Math.min(3, warmRuns));
+      const { rollup, raw: rawStatement, note: prepared } = "prepare" in c ? await c.prepare() : c;
+      const r = await timeQuery(client, rollup.text, rollup.values, warmRuns);
+      const w = await timeQuery(client, rawStatement.text, rawStatement.values, Math.min(3, warmRuns));
       const speedup = w.warm / r.warm;
       if (prepared) log(`queries: ${c.name}: ${prepared}`);
       log(`queries: ${c.name}: rollup ${round(r.warm, 2)} ms (cold ${round(r.cold, 2)}), raw ${round(w.warm, 0)} ms → ${round(speedup, 0)}×`);
