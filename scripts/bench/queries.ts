@@ -41,12 +41,12 @@ async function timeQuery(client: pg.Client, text: string, values: readonly unkno
 const ORIGIN = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`;
 const COUNTRIES = ["US", "DE", "GB", "FR", "IN", "BR", "JP", "CA", "ES", "IT", "NL", "PL", "SE", "AU", "MX", "KR", "TR", "CH", "AT", "BE"];
 
-/** The top 11 pages of [from, to) aggregated from raw rows: the breakdown's answer without its rollup. */
-const rawPageBreakdown = (from: Date, to: Date) => ({
+/** The top `limit` + 1 pages of [from, to) aggregated from raw rows: the breakdown's answer without its rollup. */
+const rawPageBreakdown = (from: Date, to: Date, limit = 10) => ({
   text: `SELECT page_path, sum(n)::bigint AS events, sum(v)::bigint AS visitors, sum(u)::bigint AS users FROM (
   SELECT date_bin('24 hours', time, ${ORIGIN}), page_path, count(*) AS n, count(DISTINCT visitor_id) AS v, count(DISTINCT user_id) AS u
-  FROM analytics_events_ts WHERE time >= $1 AND time < $2 GROUP BY 1, 2) d GROUP BY page_path ORDER BY 2 DESC, 1 LIMIT 11`,
-  values: [from.toISOString(), to.toISOString()],
+  FROM analytics_events_ts WHERE time >= $1 AND time < $2 GROUP BY 1, 2) d GROUP BY page_path ORDER BY 2 DESC, 1 LIMIT $3`,
+  values: [from.toISOString(), to.toISOString(), limit + 1],
 });
 
 /**
@@ -173,6 +173,12 @@ FROM analytics_events_ts WHERE time >= $1 AND time < $2 GROUP BY 1, 2, 3 ORDER B
         name: "breakdown page_path, 30 closed days (top 10)",
         rollup: breakdown("page_path", new Date(dayEnd - 30 * DAY), new Date(dayEnd), null, 10),
         raw: rawPageBreakdown(new Date(dayEnd - 30 * DAY), new Date(dayEnd)),
+      },
+      {
+        // Past the limits ranked from each day's top values (src/read/breakdown.ts): every row.
+        name: "breakdown page_path, 30 closed days (top 100)",
+        rollup: breakdown("page_path", new Date(dayEnd - 30 * DAY), new Date(dayEnd), null, 100),
+        raw: rawPageBreakdown(new Date(dayEnd - 30 * DAY), new Date(dayEnd), 100),
       },
       {
         name: "series page_view, 7 days hourly + 24 h moving average",

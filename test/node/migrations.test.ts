@@ -49,12 +49,12 @@ const filesFor = async (tier: Tier) =>
   (await loadMigrations()).filter((f) => f.tiers.includes(tier)).map((f) => f.file);
 
 describe("migration files", () => {
-  it("give every tier one file per version, 0000 to 0013 and 0022 (0009, 0020 and 0021 only for timescale)", async () => {
+  it("give every tier one file per version, 0000 to 0013, 0022 and 0023 (0009, 0020 and 0021 only for timescale)", async () => {
     const common = ["0000", "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0010", "0011", "0012", "0013"];
     for (const tier of ["timescale-apache", "postgres"] as const) {
-      expect((await filesFor(tier)).map((f) => f.slice(0, 4))).toEqual([...common, "0022"]);
+      expect((await filesFor(tier)).map((f) => f.slice(0, 4))).toEqual([...common, "0022", "0023"]);
     }
-    expect((await filesFor("timescale")).map((f) => f.slice(0, 4))).toEqual([...common.slice(0, 9), "0009", ...common.slice(9), "0020", "0021", "0022"]);
+    expect((await filesFor("timescale")).map((f) => f.slice(0, 4))).toEqual([...common.slice(0, 9), "0009", ...common.slice(9), "0020", "0021", "0022", "0023"]);
   });
 });
 

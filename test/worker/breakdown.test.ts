@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { DIMENSIONS, type Dimension } from "../../src/domain/dimensions";
 import type { EventRow } from "../../src/domain/event";
+import { breakdown } from "../../src/read/breakdown";
 import { insertEvents, refreshRollups } from "../../src/storage/sql";
 import { clearPrefix, cronEnv, DAY, fireCron, redisClient, sqlFor, TIER_NAMES } from "./cron-support";
 import { bridgeStats, resetBridgeStats } from "./support";
@@ -390,4 +391,129 @@ for (const tier of TIER_NAMES) {
       expect(ttl).toBeGreaterThan(today + DAY - Date.now() - 60_000);
     });
   });
+
+  describe(`breakdown of many values from each day's top values on the ${tier} tier`, () => {
+    const sql = sqlFor(tier);
+    const tierEnv = cronEnv(tier, `breakdown-top-${tier}:`);
+    const today = Math.floor(Date.now() / DAY) * DAY;
+    const first = today - 7 * DAY;
+    const days = [first, first + DAY, first + 2 * DAY];
+    const range = `from=${iso(first)}&to=${iso(first + 3 * DAY)}`;
+    const known: Known[] = [];
+
+    /*
+     * 150 pages a day with skewed counts (page i: 30 - ⌊i/4⌋ events, at least 1), where each
+     * day's first pages settle a top 10 or 40; one referrer per page with one event a day, a flat
+     * distribution no day's top values settle; and `signup` events from campaigns: each day 100
+     * campaigns of that day only (12 down to 3 events, ten of each) and one campaign of every day
+     * (9 events), outside each day's top 22 and yet first over the range. The bound a top 10 must
+     * beat there is 3 × 10 (three days' 23rd counts), not 10 (the largest of them).
+     */
+    beforeAll(async () => {
+      await sql.query(`TRUNCATE analytics_events_ts, analytics_event_ids, analytics_dirty_buckets, analytics_daily_dimensions`);
+      const rows: EventRow[] = [];
+      let n = 0;
+      for (const day of days) {
+        for (let page = 0; page < 150; page++) {
+          const count = Math.max(1, 30 - Math.floor(page / 4));
+          for (let k = 0; k < count; k++) {
+            const time = day + ((n * 7_919) % DAY);
+            const visitor = `v-${page % 13}-${k % 5}`;
+            const userId = k % 3 === 0 ? `user-${(page + k) % 4}` : null;
+            const dims = { ...dimensionsOf(PAGES[0]!, REFERRERS[0]!, CLIENTS[0]!, AGENTS[0]!), page_path: `/p/${page}`, referrer_host: k === 0 ? `r${page}.example` : null };
+            rows.push({
+              event_id: `00000000-0000-4000-9000-${String(n).padStart(12, "0")}`,
+              time: iso(time), event_name: "page_view", category: "web", user_id: userId, session_id: null, properties: {}, device_info: null,
+              page_url: `https://shop.example/p/${page}`, referrer: null, received_at: iso(time), client_time: null, skew_ms: 0, flags: [],
+              visitor_id: visitor, ...dims,
+            });
+            known.push({ day, event_name: "page_view", user_id: userId, plan: null, visitor, dims });
+            n += 1;
+          }
+        }
+        for (let campaign = 0; campaign <= 100; campaign++) {
+          const utm_campaign = campaign === 100 ? "every-day" : `day-${day / DAY}-${campaign}`;
+          for (let k = 0; k < (campaign === 100 ? 9 : 12 - Math.floor(campaign / 10)); k++) {
+            const time = day + ((n * 7_919) % DAY);
+            const visitor = `v-${k}`;
+            const dims = { ...dimensionsOf(PAGES[0]!, REFERRERS[0]!, CLIENTS[0]!, AGENTS[0]!), page_path: "/signup", utm_campaign };
+            rows.push({
+              event_id: `00000000-0000-4000-9000-${String(n).padStart(12, "0")}`,
+              time: iso(time), event_name: "signup", category: "web", user_id: null, session_id: null, properties: {}, device_info: null,
+              page_url: "https://shop.example/signup", referrer: null, received_at: iso(time), client_time: null, skew_ms: 0, flags: [],
+              visitor_id: visitor, ...dims,
+            });
+            known.push({ day, event_name: "signup", user_id: null, plan: null, visitor, dims });
+            n += 1;
+          }
+        }
+      }
+      const insert = insertEvents(rows);
+      await sql.query(insert.text, [...insert.values]);
+      const refresh = refreshRollups(new Date(first), new Date(first + 3 * DAY));
+      await sql.query(refresh.text, [...refresh.values]);
+    }, 60_000);
+
+    /** The breakdown's answer, and whether it was read from the candidates (the branch that ran). */
+    async function read(query: string): Promise<{ rows: Row[]; truncated: boolean; fromCandidates: boolean }> {
+      const ctx = createExecutionContext();
+      const response = await worker.fetch(new Request(`https://worker.test/api/v1/analytics/breakdown?${query}`, { headers: AUTH }), tierEnv, ctx);
+      await waitOnExecutionContext(ctx);
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { rows: Row[]; truncated: boolean };
+      const params = new URLSearchParams(query);
+      const statement = breakdown(params.get("dimension") as Dimension, new Date(first), new Date(first + 3 * DAY), params.get("event_name"), Number(params.get("limit") ?? 10));
+      const [plan] = (await sql.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement.text}`, [...statement.values])) as Array<{ "QUERY PLAN": [{ Plan: PlanNode }] }>;
+      // The rows of every day are read from the rollup under the alias `every_day`, and not at all when the candidates settle it.
+      const everyDay = findNode(plan!["QUERY PLAN"][0].Plan, "every_day");
+      expect(everyDay).toBeDefined();
+      return { ...body, fromCandidates: everyDay!["Actual Loops"] === 0 };
+    }
+
+    it("ranks skewed values from the candidates alone, and the answer equals the breakdown of the events", async () => {
+      for (const limit of [2, 10, 40]) {
+        const answer = await read(`dimension=page_path&${range}&limit=${limit}`);
+        expect(answer.fromCandidates, `limit=${limit}`).toBe(true);
+        expect(answer.truncated).toBe(true);
+        expect(answer.rows).toEqual(expected(known, (k) => k.dims.page_path, limit));
+      }
+    });
+
+    it("sums every row when the candidates cannot settle the ranking (flat values, or a limit past the top 100), with the same answers", async () => {
+      const flat = await read(`dimension=referrer_host&${range}&limit=10`);
+      expect(flat.fromCandidates).toBe(false);
+      expect(flat.rows).toEqual(expected(known, (k) => k.dims.referrer_host, 10));
+      const spread = await read(`dimension=utm_campaign&event_name=signup&${range}&limit=10`);
+      expect(spread.fromCandidates).toBe(false);
+      expect(spread.rows[0]).toMatchObject({ value: "every-day", events: 27 });
+      expect(spread.rows).toEqual(expected(known.filter((k) => k.event_name === "signup"), (k) => k.dims.utm_campaign, 10));
+      const wide = await read(`dimension=page_path&${range}&limit=140`);
+      expect(wide.fromCandidates).toBe(false);
+      expect(wide.rows).toEqual(expected(known, (k) => k.dims.page_path, 140));
+    });
+
+    it("reads every value from the candidates when no day has more than 100", async () => {
+      const few = await read(`dimension=country&${range}&limit=10`);
+      expect(few.fromCandidates).toBe(true);
+      expect(few.truncated).toBe(false);
+      expect(few.rows).toEqual(expected(known, (k) => k.dims.country));
+    });
+  });
+}
+
+/** A node of an `EXPLAIN (ANALYZE, FORMAT JSON)` plan. */
+interface PlanNode {
+  Alias?: string;
+  "Actual Loops"?: number;
+  Plans?: PlanNode[];
+}
+
+/** The plan node scanning the relation named `alias`, if any. */
+function findNode(node: PlanNode, alias: string): PlanNode | undefined {
+  if (node.Alias === alias) return node;
+  for (const child of node.Plans ?? []) {
+    const found = findNode(child, alias);
+    if (found) return found;
+  }
+  return undefined;
 }
