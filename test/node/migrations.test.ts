@@ -44,6 +44,7 @@ async function query<R extends pg.QueryResultRow>(url: string, text: string, val
 }
 
 const COMPRESSION_SETTINGS = "0021_compression_settings.timescale.sql";
+const DIMENSION_RANKS = "0023_dimension_top_ranks.sql";
 
 const filesFor = async (tier: Tier) =>
   (await loadMigrations()).filter((f) => f.tiers.includes(tier)).map((f) => f.file);
@@ -72,6 +73,43 @@ describe("migrate on PostgreSQL 15", () => {
 
     expect(await migrate({ databaseUrl: db.url })).toEqual({ tier: "postgres", applied: [] });
     expect(await migrate({ databaseUrl: db.url, tier: "postgres" })).toEqual({ tier: "postgres", applied: [] });
+  });
+
+  it("0023 ranks the dimension rollup's days stored before it, as its refresh ranks them", async () => {
+    const db = await freshDb();
+    const dir = await copyMigrations();
+    await rm(join(dir, DIMENSION_RANKS));
+    await migrate({ databaseUrl: db.url, migrationsDir: dir });
+    // Two closed days: pages with 4, 3, 3, 1 events on the first day, 2 and 5 on the second.
+    const day = Math.floor(Date.now() / DAY_MS) * DAY_MS - 3 * DAY_MS;
+    const counts: Array<[number, string, number]> = [[0, "/a", 4], [0, "/c", 3], [0, "/b", 3], [0, "/d", 1], [1, "/a", 2], [1, "/b", 5]];
+    const rows = counts.flatMap(([d, page_path, n]) =>
+      Array.from({ length: n }, (_, i) => eventRow({ time: new Date(day + d * DAY_MS + i * 60_000).toISOString(), page_path, visitor_id: `v${i}` })),
+    );
+    await query(db.url, INSERT_EVENTS, insertEventsValues(rows));
+    const dimensionDays = `CALL analytics_refresh_dimension_days($1::timestamptz, $2::timestamptz)`;
+    const range = [new Date(day).toISOString(), new Date(day + 2 * DAY_MS).toISOString()];
+    await query(db.url, dimensionDays, range);
+    const ranks = () =>
+      query<{ day: number; value: string; events: number; rank: number }>(
+        db.url,
+        `SELECT (((extract(epoch FROM bucket) * 1000)::bigint - $1::bigint) / $2::bigint)::int AS day, value, event_count::int AS events, rank
+         FROM analytics_daily_dimensions WHERE dimension = 'page_path' AND event_name = '' ORDER BY bucket, rank`,
+        [day, DAY_MS],
+      );
+    expect(await migrate({ databaseUrl: db.url })).toEqual({ tier: "postgres", applied: [DIMENSION_RANKS] });
+    // Most events first, ties in byte order, per day.
+    const want = [
+      { day: 0, value: "/a", events: 4, rank: 1 },
+      { day: 0, value: "/b", events: 3, rank: 2 },
+      { day: 0, value: "/c", events: 3, rank: 3 },
+      { day: 0, value: "/d", events: 1, rank: 4 },
+      { day: 1, value: "/b", events: 5, rank: 1 },
+      { day: 1, value: "/a", events: 2, rank: 2 },
+    ];
+    expect(await ranks()).toEqual(want);
+    await query(db.url, dimensionDays, range);
+    expect(await ranks()).toEqual(want);
   });
 
   it("serialises concurrent runners: one applies everything, the other nothing", async () => {
