@@ -412,39 +412,29 @@ for (const tier of TIER_NAMES) {
     beforeAll(async () => {
       await sql.query(`TRUNCATE analytics_events_ts, analytics_event_ids, analytics_dirty_buckets, analytics_daily_dimensions`);
       const rows: EventRow[] = [];
-      let n = 0;
+      const base = dimensionsOf(PAGES[0]!, REFERRERS[0]!, CLIENTS[0]!, AGENTS[0]!);
+      const add = (day: number, event_name: string, dims: Record<Dimension, string | null>, visitor: string, userId: string | null) => {
+        const n = rows.length;
+        const time = iso(day + ((n * 7_919) % DAY));
+        rows.push({
+          event_id: `00000000-0000-4000-9000-${String(n).padStart(12, "0")}`,
+          time, event_name, category: "web", user_id: userId, session_id: null, properties: {}, device_info: null,
+          page_url: `https://shop.example${dims.page_path}`, referrer: null, received_at: time, client_time: null, skew_ms: 0, flags: [],
+          visitor_id: visitor, ...dims,
+        });
+        known.push({ day, event_name, user_id: userId, plan: null, visitor, dims });
+      };
       for (const day of days) {
         for (let page = 0; page < 150; page++) {
-          const count = Math.max(1, 30 - Math.floor(page / 4));
-          for (let k = 0; k < count; k++) {
-            const time = day + ((n * 7_919) % DAY);
-            const visitor = `v-${page % 13}-${k % 5}`;
-            const userId = k % 3 === 0 ? `user-${(page + k) % 4}` : null;
-            const dims = { ...dimensionsOf(PAGES[0]!, REFERRERS[0]!, CLIENTS[0]!, AGENTS[0]!), page_path: `/p/${page}`, referrer_host: k === 0 ? `r${page}.example` : null };
-            rows.push({
-              event_id: `00000000-0000-4000-9000-${String(n).padStart(12, "0")}`,
-              time: iso(time), event_name: "page_view", category: "web", user_id: userId, session_id: null, properties: {}, device_info: null,
-              page_url: `https://shop.example/p/${page}`, referrer: null, received_at: iso(time), client_time: null, skew_ms: 0, flags: [],
-              visitor_id: visitor, ...dims,
-            });
-            known.push({ day, event_name: "page_view", user_id: userId, plan: null, visitor, dims });
-            n += 1;
+          for (let k = 0; k < Math.max(1, 30 - Math.floor(page / 4)); k++) {
+            const dims = { ...base, page_path: `/p/${page}`, referrer_host: k === 0 ? `r${page}.example` : null };
+            add(day, "page_view", dims, `v-${page % 13}-${k % 5}`, k % 3 === 0 ? `user-${(page + k) % 4}` : null);
           }
         }
         for (let campaign = 0; campaign <= 100; campaign++) {
           const utm_campaign = campaign === 100 ? "every-day" : `day-${day / DAY}-${campaign}`;
           for (let k = 0; k < (campaign === 100 ? 9 : 12 - Math.floor(campaign / 10)); k++) {
-            const time = day + ((n * 7_919) % DAY);
-            const visitor = `v-${k}`;
-            const dims = { ...dimensionsOf(PAGES[0]!, REFERRERS[0]!, CLIENTS[0]!, AGENTS[0]!), page_path: "/signup", utm_campaign };
-            rows.push({
-              event_id: `00000000-0000-4000-9000-${String(n).padStart(12, "0")}`,
-              time: iso(time), event_name: "signup", category: "web", user_id: null, session_id: null, properties: {}, device_info: null,
-              page_url: "https://shop.example/signup", referrer: null, received_at: iso(time), client_time: null, skew_ms: 0, flags: [],
-              visitor_id: visitor, ...dims,
-            });
-            known.push({ day, event_name: "signup", user_id: null, plan: null, visitor, dims });
-            n += 1;
+            add(day, "signup", { ...base, page_path: "/signup", utm_campaign }, `v-${k}`, null);
           }
         }
       }
