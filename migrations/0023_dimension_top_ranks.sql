@@ -1,16 +1,16 @@
 -- Each day's top values, so that a ranked breakdown over closed days does not have to sum every
 -- value's rows (src/read/breakdown.ts). A 30-day page breakdown of a 5,000-page site summed
--- 150,000 rollup rows to keep 10 (46–64 ms at 10M events). With each day's rank stored, the read
--- takes the values ranked 1–100 on some day of the range as candidates, sums only their rows, and
--- bounds every other value by the sum over the days of each day's 101st count: a value outside a
--- day's top 100 has at most that many events on that day. When the (limit + 1)-th candidate has
--- more events than that bound, the candidates' ranking is the exact answer; otherwise (flat
--- distributions, large limits) the read sums every row as before. Exact either way.
+-- 150,000 rollup rows to keep 10 (46–64 ms at 10M events). With each day's rank stored, a top-N
+-- read (N < 50) takes the values ranked 1..k on some day of the range as candidates (k = 2(N + 1),
+-- at most 100), sums only their rows, and bounds every other value by the sum over the days of
+-- each day's (k + 1)-th count: a value outside a day's top k has at most that many events on that
+-- day. When the (N + 1)-th candidate has more events than that bound, the candidates' ranking is
+-- the exact answer; otherwise (flat distributions) the read sums every row as before.
 --
 -- `rank`: the value's place within its (bucket, dimension, event_name) by events (most first,
--- then value in byte order), capped at 102 ("below the 101st"). 0 means "not ranked" and makes
--- the row a candidate, which keeps the read exact for any row a writer other than
--- analytics_refresh_dimension_days stored; only that procedure writes the table.
+-- then value in byte order), exact up to 101 and capped at 102 ("below the 101st"). 0 means "not
+-- ranked" and makes the row a candidate, which keeps the read exact for any row a writer other
+-- than analytics_refresh_dimension_days stored; only that procedure writes the table.
 ALTER TABLE analytics_daily_dimensions ADD COLUMN rank integer NOT NULL DEFAULT 0;
 
 -- Rank the days already rolled up (one pass; a fresh database has none).
@@ -23,11 +23,11 @@ FROM (
 WHERE d.bucket = r.bucket AND d.dimension = r.dimension AND d.event_name = r.event_name AND d.value = r.value;
 
 -- The candidates and the bounds of a range: ≤ 101 entries per day, dimension and event name, of
--- which a read takes the first 2 × (limit + 1) + 1 (rank is a key column so that is a range).
+-- which a read takes the first k + 1 (rank is a key column so that is a range).
 CREATE INDEX analytics_daily_dimensions_top_idx ON analytics_daily_dimensions (dimension, event_name, bucket, rank)
   INCLUDE (value, event_count) WHERE rank <= 101;
 
--- As in 0013, with the rank computed as the rows are inserted.
+-- As in 0013 (its SELECT is unchanged, wrapped), with the rank computed as the rows are inserted.
 CREATE OR REPLACE PROCEDURE analytics_refresh_dimension_days(d_from timestamptz, d_to timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
