@@ -88,8 +88,11 @@ type BreakdownSqlRow = { clean: boolean } & OrNull<DriverRow<BreakdownRow>>;
  */
 const NEWEST_ROLLED_UP_DAY = `analytics_daily_dimensions WHERE dimension = 'page_host' AND event_name = ''`;
 
-/** The rollup rows (`r`) of the asked dimension and event name ('' = all events) on the days of [$1, $2). */
-const rollupRows = (r: string) => `${r}.dimension = $5::text AND ${r}.event_name = coalesce($3::text, '')
+/** The rollup rows (`r`) of the asked dimension and event name ('' = all events), on any day. */
+const rollupKey = (r: string) => `${r}.dimension = $5::text AND ${r}.event_name = coalesce($3::text, '')`;
+
+/** {@link rollupKey}'s rows on the days of [$1, $2). */
+const rollupRows = (r: string) => `${rollupKey(r)}
     AND ${r}.bucket >= $1::timestamptz AND ${r}.bucket < $2::timestamptz`;
 
 /**
@@ -190,7 +193,7 @@ function topOfRankedDays(summed: string, top: number): string {
   CROSS JOIN LATERAL (
     SELECT sum(r.event_count)::bigint AS events, sum(r.unique_visitors)::bigint AS visitors, sum(r.unique_users)::bigint AS users
     FROM analytics_daily_dimensions r
-    WHERE r.dimension = $5::text AND r.event_name = coalesce($3::text, '') AND r.value = c.value
+    WHERE ${rollupKey("r")} AND r.value = c.value
       AND r.bucket = ANY (ARRAY(SELECT DISTINCT bucket FROM ranked))
   ) s
 ), exact AS (
